@@ -1,0 +1,42 @@
+# mysqlmux — see /work/shared/CONTRACT.md for what these targets promise.
+SHELL := /usr/bin/env bash
+.SHELLFLAGS := -euo pipefail -c
+
+GO ?= go
+export PATH := $(PATH):/usr/local/go/bin
+
+.PHONY: run test test-load build bench fmt-check vet install-deps
+
+# A throwaway MariaDB on 127.0.0.1:3306 and the proxy in front of it (examples/mysqlmux.toml).
+run:
+	bash scripts/run-local.sh
+
+build:
+	$(GO) build ./...
+
+install-deps:
+	bash scripts/install-mariadb.sh
+
+fmt-check:
+	@out="$$(gofmt -l .)"; \
+	if [[ -n "$$out" ]]; then echo "gofmt: these files need formatting (run gofmt -w):"; echo "$$out"; exit 1; fi
+
+vet:
+	$(GO) vet ./...
+
+# Everything CI runs. MYSQLMUX_REQUIRE_MARIADB=1: integration tests fail, never skip, without MariaDB.
+test: install-deps fmt-check vet
+	CI=$${CI:-} MYSQLMUX_REQUIRE_MARIADB=1 $(GO) test -race -count=1 -timeout 15m ./...
+	$(MAKE) test-load
+
+# Load tests (build tag "load"), outside the -race run: see DESIGN.md "Testing pitfalls".
+test-load: install-deps
+	@if [[ -d loadtest ]]; then \
+		echo "MYSQLMUX_REQUIRE_MARIADB=1 $(GO) test -tags load -count=1 -timeout 10m ./loadtest/..."; \
+		MYSQLMUX_REQUIRE_MARIADB=1 $(GO) test -tags load -count=1 -timeout 10m ./loadtest/...; \
+	else \
+		echo "test-load: no ./loadtest directory yet; nothing to run"; \
+	fi
+
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem ./...

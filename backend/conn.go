@@ -1,0 +1,242 @@
+// Package backend holds the server leg: dialling and logging in to MariaDB/MySQL servers, packet
+// I/O on those connections, and the capped pool per server with its wait queue.
+package backend
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"time"
+
+	"github.com/go-mysql-org/go-mysql/client"
+	"github.com/go-mysql-org/go-mysql/mysql"
+
+	"github.com/mysqlmux/mysqlmux/internal/wire"
+)
+
+// Buffer sizes of a backend connection. Backends are few (the pool cap), so a large read buffer
+// that lets most result packets be forwarded without a copy is cheap.
+const (
+	readBufferSize  = 64 << 10
+	writeBufferSize = 16 << 10
+)
+
+// ConnectFlags are the capability flags fixed at login that change what statements return, so a
+// client may only borrow a connection opened with the same ones.
+const ConnectFlags = wire.ClientFoundRows | wire.ClientIgnoreSpace | wire.ClientMultiStatements
+
+// HandshakeCollation is the collation backend connections log in with (utf8mb4_general_ci).
+// go-mysql's default id 255 does not exist on MariaDB and would leave the session in latin1.
+const HandshakeCollation = 45
+
+// Key says which connections a client may borrow: authenticated as User, opened with Flags
+// (a subset of ConnectFlags).
+type Key struct {
+	User  string
+	Flags wire.Capability
+}
+
+// Conn is one authenticated server connection. The proxy session that borrows it owns it until
+// it gives it back; the pool owns it while idle.
+type Conn struct {
+	*wire.Conn
+
+	// ThreadID is the server's connection id (set at login).
+	ThreadID uint32
+	// Key is fixed at login.
+	Key Key
+	// Caps are the capabilities negotiated at login.
+	Caps wire.Capability
+
+	// DB is the default database. Set at login, then by the borrowing session from each response
+	// (session tracking reports every change, so it is authoritative).
+	DB string
+	// Collation is the character set/collation id of the connection: HandshakeCollation at login
+	// and after a reset, then whatever the borrowing session last made it.
+	Collation uint8
+
+	created  time.Time
+	lastUsed time.Time
+}
+
+// Age reports how long ago the connection was opened.
+func (c *Conn) Age() time.Duration { return time.Since(c.created) }
+
+// Dialer opens authenticated connections to one server.
+type Dialer struct {
+	Addr string
+	// Password returns the password for user; false if the user is unknown. It is called at every
+	// dial so a reloaded password takes effect for new connections.
+	Password func(user string) (string, bool)
+	// Timeout bounds dial plus login.
+	Timeout time.Duration
+}
+
+// ErrUnknownUser is returned when the dialer has no password for the key's user.
+var ErrUnknownUser = errors.New("backend: no credentials for user")
+
+// Dial opens a connection for key with db as the default database ("" for none).
+func (d *Dialer) Dial(ctx context.Context, key Key, db string) (*Conn, error) {
+	pw, ok := d.Password(key.User)
+	if !ok {
+		return nil, fmt.Errorf("%w %q", ErrUnknownUser, key.User)
+	}
+	if d.Timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, d.Timeout)
+		defer cancel()
+	}
+	var nd net.Dialer
+	dial := func(ctx context.Context, network, addr string) (net.Conn, error) {
+		nc, err := nd.DialContext(ctx, network, addr)
+		if err == nil {
+			if dl, ok := ctx.Deadline(); ok {
+				_ = nc.SetDeadline(dl) // bound the login; cleared below
+			}
+		}
+		return nc, err
+	}
+	configure := func(c *client.Conn) error {
+		// go-mysql's defaults are wrong for raw forwarding: EOF style and query attributes must
+		// match what our clients negotiate (the frontend never offers either).
+		c.UnsetCapability(mysql.CLIENT_DEPRECATE_EOF)
+		c.UnsetCapability(mysql.CLIENT_QUERY_ATTRIBUTES)
+		for _, f := range []uint32{mysql.CLIENT_MULTI_RESULTS, mysql.CLIENT_PS_MULTI_RESULTS, mysql.CLIENT_SESSION_TRACK} {
+			if err := c.SetCapability(f); err != nil {
+				return err
+			}
+		}
+		for _, f := range []wire.Capability{wire.ClientFoundRows, wire.ClientIgnoreSpace, wire.ClientMultiStatements} {
+			if key.Flags&f != 0 {
+				if err := c.SetCapability(uint32(f)); err != nil {
+					return err
+				}
+			} else {
+				c.UnsetCapability(uint32(f))
+			}
+		}
+		host, _ := os.Hostname()
+		c.SetAttributes(map[string]string{"program_name": "mysqlmux", "_client_host": host})
+		return c.SetCollation("utf8mb4_general_ci")
+	}
+	cc, err := client.ConnectWithDialer(ctx, "tcp", d.Addr, key.User, pw, db, dial, configure)
+	if err != nil {
+		return nil, fmt.Errorf("backend %s: %w", d.Addr, err)
+	}
+	nc := cc.Conn.Conn
+	_ = nc.SetDeadline(time.Time{})
+	var caps wire.Capability
+	for bit := 0; bit < 32; bit++ {
+		if cc.HasCapability(1 << bit) {
+			caps |= 1 << bit
+		}
+	}
+	now := time.Now()
+	return &Conn{
+		Conn:      wire.NewConn(nc, readBufferSize, writeBufferSize),
+		ThreadID:  cc.GetConnectionID(),
+		Key:       key,
+		Caps:      caps,
+		DB:        db,
+		Collation: HandshakeCollation,
+		created:   now,
+		lastUsed:  now,
+	}, nil
+}
+
+// Alive reports whether an idle connection is still usable: the server has not closed it and sent
+// nothing unasked. It costs one non-blocking read.
+func (c *Conn) Alive() bool {
+	nc := c.NetConn()
+	if c.Buffered() > 0 || nc.SetReadDeadline(time.Now()) != nil {
+		return false
+	}
+	_, _, err := c.PeekHeader()
+	_ = nc.SetReadDeadline(time.Time{})
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
+}
+
+// Command starts a new command: resets the sequence and buffers payload as packet 0.
+func (c *Conn) Command(payload []byte) error {
+	c.Seq = 0
+	return c.WritePacket(payload)
+}
+
+// Roundtrip sends a command whose reply is a single OK or ERR packet and waits for that reply.
+func (c *Conn) Roundtrip(payload []byte) error {
+	if err := c.Command(payload); err != nil {
+		return err
+	}
+	if err := c.Flush(); err != nil {
+		return err
+	}
+	return c.ReadOKOrErr()
+}
+
+// ReadOKOrErr reads one reply packet: nil for OK (or EOF), *wire.Error for ERR.
+func (c *Conn) ReadOKOrErr() error {
+	p, err := c.ReadPacket(wire.MaxPayload)
+	if err != nil {
+		return err
+	}
+	switch {
+	case len(p) > 0 && p[0] == wire.HeaderErr:
+		e, perr := wire.ParseErr(p)
+		if perr != nil {
+			return perr
+		}
+		return e
+	case len(p) > 0 && (p[0] == wire.HeaderOK || p[0] == wire.HeaderEOF):
+		return nil
+	}
+	return fmt.Errorf("%w: unexpected reply 0x%02x", wire.ErrMalformed, p[0])
+}
+
+// Reset sends COM_RESET_CONNECTION: the server rolls back, drops temporary tables, user
+// variables, locks and prepared statements, and restores the login character set. The default
+// database stays.
+func (c *Conn) Reset() error {
+	if err := c.Roundtrip([]byte{byte(wire.ComResetConnection)}); err != nil {
+		return err
+	}
+	c.Collation = HandshakeCollation
+	return nil
+}
+
+// Quit sends COM_QUIT and closes the connection.
+func (c *Conn) Quit() {
+	if c.Command([]byte{byte(wire.ComQuit)}) == nil {
+		_ = c.NetConn().SetWriteDeadline(time.Now().Add(time.Second))
+		_ = c.Flush()
+	}
+	_ = c.Close()
+}
+
+// ProbeVersion reads the version string from a server's initial handshake, without logging in,
+// so the proxy can announce the same version to its clients.
+func ProbeVersion(ctx context.Context, addr string) (string, error) {
+	var nd net.Dialer
+	nc, err := nd.DialContext(ctx, "tcp", addr)
+	if err != nil {
+		return "", err
+	}
+	defer nc.Close()
+	if dl, ok := ctx.Deadline(); ok {
+		_ = nc.SetDeadline(dl)
+	}
+	p, err := wire.NewConn(nc, 4096, 64).ReadPacket(4096)
+	if err != nil {
+		return "", err
+	}
+	if len(p) < 2 || p[0] != 10 {
+		return "", fmt.Errorf("backend %s: unexpected handshake", addr)
+	}
+	end := 1
+	for end < len(p) && p[end] != 0 {
+		end++
+	}
+	return string(p[1:end]), nil
+}

@@ -1,0 +1,417 @@
+package backend
+
+import (
+	"container/list"
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+)
+
+// Settings are the limits of one pool; SetSettings changes them on reload.
+type Settings struct {
+	MaxConns       int           // cap on open plus dialling connections, all users together
+	AcquireTimeout time.Duration // how long Acquire waits for a connection
+	IdleTimeout    time.Duration // close connections idle this long; 0 = never
+	MaxLifetime    time.Duration // close connections older than this once idle; 0 = never
+}
+
+// AcquireTimeoutError is returned when no connection could be had within the acquire timeout.
+type AcquireTimeoutError struct {
+	Backend string
+	Cap     int
+	Waiting int // clients waiting when this one gave up, itself included
+	Timeout time.Duration
+	LastErr error // the last dial error, when dials were failing
+}
+
+func (e *AcquireTimeoutError) Error() string {
+	msg := fmt.Sprintf("no backend connection to %s within %s: all %d in use, %d waiting",
+		e.Backend, e.Timeout, e.Cap, e.Waiting)
+	if e.LastErr != nil {
+		msg += "; last connect error: " + e.LastErr.Error()
+	}
+	return msg
+}
+
+// ErrPoolClosed is returned by Acquire after Close.
+var ErrPoolClosed = errors.New("backend: pool closed")
+
+// Want describes the connection a session needs.
+type Want struct {
+	Key Key
+	DB  string // the session's default database; "" needs a connection that never selected one
+}
+
+// grant is what a waiter is handed: a connection, or (conn nil) a slot it must dial into itself.
+type grant struct{ conn *Conn }
+
+type waiter struct {
+	want Want
+	ch   chan grant // buffered 1: the releasing side never blocks
+}
+
+// Pool caps the connections to one server and queues statements FIFO when all are busy. Model:
+// database/sql's conn()/putConnDBLocked, with the slot counted from the moment a dial starts.
+type Pool struct {
+	addr   string
+	dialer *Dialer
+
+	mu      sync.Mutex
+	set     Settings
+	idle    []*Conn    // most recently used last
+	open    int        // open or being dialled; never above set.MaxConns
+	inUse   int        // lent out, or slots granted and being dialled
+	waiters *list.List // of *waiter, FIFO
+	closed  bool
+	stats   Stats
+
+	stop chan struct{}
+	done chan struct{}
+}
+
+// Stats are the pool's counters, for the admin console and metrics.
+type Stats struct {
+	Backend       string
+	MaxConns      int
+	Open          int
+	InUse         int
+	Idle          int
+	Waiting       int
+	WaitCount     uint64        // acquisitions that had to wait
+	WaitDuration  time.Duration // total time spent waiting
+	Timeouts      uint64        // acquisitions that failed with AcquireTimeoutError
+	Dials         uint64
+	DialErrors    uint64
+	Closed        uint64 // connections closed for any reason
+	ClosedIdle    uint64 // closed by idle_timeout
+	ClosedExpired uint64 // closed by max_lifetime
+}
+
+// NewPool creates the pool for one server and starts its janitor.
+func NewPool(dialer *Dialer, s Settings) *Pool {
+	p := &Pool{addr: dialer.Addr, dialer: dialer, set: s, waiters: list.New(),
+		stop: make(chan struct{}), done: make(chan struct{})}
+	go p.janitor()
+	return p
+}
+
+// Addr is the server's address.
+func (p *Pool) Addr() string { return p.addr }
+
+// Stats returns a snapshot of the counters.
+func (p *Pool) Stats() Stats {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	s := p.stats
+	s.Backend, s.MaxConns, s.Open, s.InUse = p.addr, p.set.MaxConns, p.open, p.inUse
+	s.Idle, s.Waiting = len(p.idle), p.waiters.Len()
+	return s
+}
+
+// SetSettings applies new limits. Lowering the cap closes idle connections above it at once and
+// busy ones as they come back; raising it serves waiters.
+func (p *Pool) SetSettings(s Settings) {
+	p.mu.Lock()
+	p.set = s
+	var extra []*Conn
+	for p.open > s.MaxConns && len(p.idle) > 0 {
+		extra = append(extra, p.popIdleLocked(0))
+		p.open--
+		p.stats.Closed++
+	}
+	p.serveWaitersLocked()
+	p.mu.Unlock()
+	for _, c := range extra {
+		c.Quit()
+	}
+}
+
+// Acquire returns a connection for w, waiting up to the acquire timeout. The connection's default
+// database and character set may still differ from what the session needs.
+func (p *Pool) Acquire(ctx context.Context, w Want) (*Conn, error) {
+	p.mu.Lock()
+	timeout := p.set.AcquireTimeout
+	p.mu.Unlock()
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	var lastErr error
+	for backoff := 10 * time.Millisecond; ; backoff = min(2*backoff, 500*time.Millisecond) {
+		c, mustDial, err := p.take(ctx, w)
+		if err != nil {
+			var te *AcquireTimeoutError
+			if errors.As(err, &te) {
+				te.LastErr = lastErr
+			}
+			return nil, err
+		}
+		if c != nil {
+			if c.lastUsed.IsZero() || time.Since(c.lastUsed) < time.Second || c.Alive() {
+				return c, nil
+			}
+			p.Discard(c) // the server closed it while idle (restart, wait_timeout)
+			continue
+		}
+		if !mustDial {
+			continue
+		}
+		c, err = p.dialer.Dial(ctx, w.Key, w.DB)
+		p.mu.Lock()
+		p.stats.Dials++
+		if err == nil {
+			p.mu.Unlock()
+			return c, nil
+		}
+		p.stats.DialErrors++
+		p.mu.Unlock()
+		p.releaseSlot()
+		lastErr = err
+		if errors.Is(err, ErrUnknownUser) {
+			return nil, err
+		}
+		select {
+		case <-ctx.Done():
+			return nil, p.timeoutError(timeout, lastErr)
+		case <-time.After(backoff):
+		}
+	}
+}
+
+// take returns an idle connection, or mustDial with a slot reserved, or waits for either.
+func (p *Pool) take(ctx context.Context, w Want) (c *Conn, mustDial bool, err error) {
+	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		return nil, false, ErrPoolClosed
+	}
+	if i := p.matchIdleLocked(w); i >= 0 {
+		c = p.popIdleLocked(i)
+		p.inUse++
+		p.mu.Unlock()
+		return c, false, nil
+	}
+	if p.waiters.Len() == 0 {
+		if p.open < p.set.MaxConns {
+			p.open++
+			p.inUse++
+			p.mu.Unlock()
+			return nil, true, nil
+		}
+		if len(p.idle) > 0 {
+			// At the cap with only idle connections of other users (or a database we cannot
+			// leave): close the least recently used one and dial in its slot.
+			victim := p.popIdleLocked(0)
+			p.inUse++
+			p.stats.Closed++
+			p.mu.Unlock()
+			victim.Quit()
+			return nil, true, nil
+		}
+	}
+	wt := &waiter{want: w, ch: make(chan grant, 1)}
+	elem := p.waiters.PushBack(wt)
+	p.stats.WaitCount++
+	p.mu.Unlock()
+	start := time.Now()
+	select {
+	case g := <-wt.ch:
+		p.addWait(time.Since(start))
+		return g.conn, g.conn == nil, nil
+	case <-ctx.Done():
+	}
+	p.mu.Lock()
+	p.stats.WaitDuration += time.Since(start)
+	select {
+	case g := <-wt.ch:
+		// Handed over just as we gave up: give it back.
+		p.mu.Unlock()
+		if g.conn != nil {
+			p.Release(g.conn)
+		} else {
+			p.releaseSlot()
+		}
+	default:
+		p.waiters.Remove(elem)
+		p.mu.Unlock()
+	}
+	p.mu.Lock()
+	waiting := p.waiters.Len() + 1
+	p.stats.Timeouts++
+	maxConns := p.set.MaxConns
+	timeout := p.set.AcquireTimeout
+	p.mu.Unlock()
+	if ctx.Err() == context.DeadlineExceeded {
+		return nil, false, &AcquireTimeoutError{Backend: p.addr, Cap: maxConns, Waiting: waiting, Timeout: timeout}
+	}
+	return nil, false, ctx.Err()
+}
+
+func (p *Pool) addWait(d time.Duration) {
+	p.mu.Lock()
+	p.stats.WaitDuration += d
+	p.mu.Unlock()
+}
+
+func (p *Pool) timeoutError(timeout time.Duration, lastErr error) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.stats.Timeouts++
+	return &AcquireTimeoutError{Backend: p.addr, Cap: p.set.MaxConns, Waiting: p.waiters.Len() + 1,
+		Timeout: timeout, LastErr: lastErr}
+}
+
+// matchIdleLocked picks the most recently used idle connection for w: same user and flags, and
+// the same database if one is idle (saves a COM_INIT_DB). A session without a database can only
+// use a connection that never selected one: MySQL has no way back to "no database".
+func (p *Pool) matchIdleLocked(w Want) int {
+	best := -1
+	for i := len(p.idle) - 1; i >= 0; i-- {
+		c := p.idle[i]
+		if c.Key != w.Key || (w.DB == "" && c.DB != "") {
+			continue
+		}
+		if c.DB == w.DB {
+			return i
+		}
+		if best < 0 {
+			best = i
+		}
+	}
+	return best
+}
+
+func (p *Pool) popIdleLocked(i int) *Conn {
+	c := p.idle[i]
+	copy(p.idle[i:], p.idle[i+1:])
+	p.idle[len(p.idle)-1] = nil
+	p.idle = p.idle[:len(p.idle)-1]
+	return c
+}
+
+func fits(c *Conn, w Want) bool { return c.Key == w.Key && (w.DB != "" || c.DB == "") }
+
+// Release gives back a healthy connection whose state the session knows. It goes to the first
+// waiter, or to the idle list.
+func (p *Pool) Release(c *Conn) {
+	c.lastUsed = time.Now()
+	p.mu.Lock()
+	p.inUse--
+	if p.closed || p.open > p.set.MaxConns || (p.set.MaxLifetime > 0 && c.Age() > p.set.MaxLifetime) {
+		if !p.closed && p.open <= p.set.MaxConns {
+			p.stats.ClosedExpired++
+		}
+		p.open--
+		p.stats.Closed++
+		p.serveWaitersLocked()
+		p.mu.Unlock()
+		c.Quit()
+		return
+	}
+	if e := p.waiters.Front(); e != nil {
+		wt := p.waiters.Remove(e).(*waiter)
+		p.inUse++
+		// Grants are sent under the lock so a waiter that times out can tell, under the same
+		// lock, whether it was handed something.
+		if fits(c, wt.want) {
+			wt.ch <- grant{conn: c}
+			p.mu.Unlock()
+			return
+		}
+		// Strict FIFO: the first waiter gets the slot even if this connection is not for it.
+		p.stats.Closed++
+		wt.ch <- grant{}
+		p.mu.Unlock()
+		c.Quit()
+		return
+	}
+	p.idle = append(p.idle, c)
+	p.mu.Unlock()
+}
+
+// Discard closes a connection that is broken or in an unknown state and frees its slot.
+func (p *Pool) Discard(c *Conn) {
+	_ = c.Close()
+	p.releaseSlot()
+	p.mu.Lock()
+	p.stats.Closed++
+	p.mu.Unlock()
+}
+
+// releaseSlot gives up a slot that holds no connection (a failed dial, a discarded connection).
+func (p *Pool) releaseSlot() {
+	p.mu.Lock()
+	p.inUse--
+	p.open--
+	p.serveWaitersLocked()
+	p.mu.Unlock()
+}
+
+// serveWaitersLocked grants free slots to waiters, first come first served.
+func (p *Pool) serveWaitersLocked() {
+	for p.open < p.set.MaxConns && p.waiters.Len() > 0 {
+		wt := p.waiters.Remove(p.waiters.Front()).(*waiter)
+		p.open++
+		p.inUse++
+		wt.ch <- grant{}
+	}
+}
+
+// Close closes idle connections and fails later Acquires; lent connections close on Release.
+func (p *Pool) Close() {
+	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		return
+	}
+	p.closed = true
+	idle := p.idle
+	p.idle = nil
+	p.open -= len(idle)
+	p.stats.Closed += uint64(len(idle))
+	p.mu.Unlock()
+	close(p.stop)
+	<-p.done
+	for _, c := range idle {
+		c.Quit()
+	}
+}
+
+// janitor closes connections idle past idle_timeout or older than max_lifetime.
+func (p *Pool) janitor() {
+	defer close(p.done)
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-p.stop:
+			return
+		case <-t.C:
+		}
+		var expired []*Conn
+		p.mu.Lock()
+		keep := p.idle[:0]
+		for _, c := range p.idle {
+			idleFor := time.Since(c.lastUsed)
+			switch {
+			case p.set.IdleTimeout > 0 && idleFor > p.set.IdleTimeout:
+				p.stats.ClosedIdle++
+			case p.set.MaxLifetime > 0 && c.Age() > p.set.MaxLifetime:
+				p.stats.ClosedExpired++
+			default:
+				keep = append(keep, c)
+				continue
+			}
+			expired = append(expired, c)
+		}
+		clear(p.idle[len(keep):])
+		p.idle = keep
+		p.open -= len(expired)
+		p.stats.Closed += uint64(len(expired))
+		p.serveWaitersLocked()
+		p.mu.Unlock()
+		for _, c := range expired {
+			c.Quit()
+		}
+	}
+}

@@ -1,0 +1,106 @@
+// Package config holds mysqlmux's typed configuration: the TOML v1 schema of
+// CONTRACT.md, its defaults, and the one Validate that names the bad key.
+package config
+
+import "time"
+
+// Config is a whole mysqlmux configuration file.
+type Config struct {
+	Proxy    ProxyConfig     `toml:"proxy"`
+	Pool     PoolConfig      `toml:"pool"`
+	Backends []BackendConfig `toml:"backends"`
+	Users    []UserConfig    `toml:"users"`
+	Admin    AdminConfig     `toml:"admin"`
+}
+
+// ProxyConfig is the [proxy] table: the client-facing listener.
+type ProxyConfig struct {
+	// Listen is the host:port clients connect to.
+	Listen string `toml:"listen"`
+	// MaxClientConnections is how many clients may be connected at once; the
+	// proxy answers ERROR 1040 itself beyond it.
+	MaxClientConnections int `toml:"max_client_connections"`
+	// ClientIdleTimeout closes client connections idle this long; 0 = never.
+	ClientIdleTimeout Duration `toml:"client_idle_timeout"`
+	// HandshakeTimeout bounds a client's login, so half-open connections
+	// cannot hold client slots. Extension to the contract.
+	HandshakeTimeout Duration `toml:"handshake_timeout"`
+	// ShutdownTimeout is how long SIGTERM waits for statements in flight
+	// before closing anyway. Extension to the contract.
+	ShutdownTimeout Duration `toml:"shutdown_timeout"`
+}
+
+// PoolConfig is the [pool] table: limits shared by every backend's pool.
+type PoolConfig struct {
+	// MaxConnections caps connections per backend server, all users
+	// together, unless a backend overrides it.
+	MaxConnections int `toml:"max_connections"`
+	// AcquireTimeout is how long a statement waits for a backend connection
+	// before the client gets ERROR 9001.
+	AcquireTimeout Duration `toml:"acquire_timeout"`
+	// IdleTimeout closes backend connections idle this long; 0 = never.
+	IdleTimeout Duration `toml:"idle_timeout"`
+	// MaxLifetime closes backend connections older than this once they are
+	// idle; 0 = never.
+	MaxLifetime Duration `toml:"max_lifetime"`
+	// ConnectTimeout bounds dial plus login for one backend connection.
+	// Extension to the contract.
+	ConnectTimeout Duration `toml:"connect_timeout"`
+}
+
+// BackendConfig is one [[backends]] entry: a MySQL server behind the proxy.
+type BackendConfig struct {
+	// Address is the server's host:port.
+	Address string `toml:"address"`
+	// MaxConnections overrides PoolConfig.MaxConnections for this server;
+	// 0 means inherit. Parse rejects an explicit 0 in the file, so 0 here
+	// always means "not set".
+	MaxConnections int `toml:"max_connections"`
+}
+
+// Cap returns the connection cap in force for this backend under pool p.
+func (b BackendConfig) Cap(p PoolConfig) int {
+	if b.MaxConnections > 0 {
+		return b.MaxConnections
+	}
+	return p.MaxConnections
+}
+
+// UserConfig is one [[users]] entry. Clients log in to the proxy with these
+// credentials and the proxy logs in to backends as the same user.
+type UserConfig struct {
+	Name     string `toml:"name"`
+	Password string `toml:"password"`
+}
+
+// AdminConfig is the [admin] table. An empty listen address disables that
+// listener.
+type AdminConfig struct {
+	// Listen is the MySQL-protocol admin console's host:port.
+	Listen string `toml:"listen"`
+	// User and Password are the admin console's credentials.
+	User     string `toml:"user"`
+	Password string `toml:"password"`
+	// HTTPListen serves GET /metrics and GET /healthz.
+	HTTPListen string `toml:"http_listen"`
+}
+
+// Defaults returns the configuration used for every key the file omits.
+// Backends and users have no defaults: the file must name them.
+func Defaults() Config {
+	return Config{
+		Proxy: ProxyConfig{
+			Listen:               "127.0.0.1:6033",
+			MaxClientConnections: 10000,
+			HandshakeTimeout:     Duration{10 * time.Second},
+			ShutdownTimeout:      Duration{10 * time.Second},
+		},
+		Pool: PoolConfig{
+			MaxConnections: 20,
+			AcquireTimeout: Duration{10 * time.Second},
+			IdleTimeout:    Duration{60 * time.Second},
+			MaxLifetime:    Duration{time.Hour},
+			ConnectTimeout: Duration{5 * time.Second},
+		},
+	}
+}

@@ -1,0 +1,384 @@
+package config
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// contractExample is the TOML block of CONTRACT.md, verbatim.
+const contractExample = `[proxy]
+listen = "127.0.0.1:6033"
+max_client_connections = 10000   # beyond it the proxy answers ERROR 1040 itself
+client_idle_timeout = "0s"       # close client connections idle this long; 0 = never
+
+[pool]
+max_connections = 20     # per backend server, all users together: the cap
+acquire_timeout = "10s"  # a statement waits this long for a backend connection, then ERROR 9001
+idle_timeout = "60s"     # close backend connections idle this long
+max_lifetime = "1h"      # close backend connections older than this once they are idle
+
+[[backends]]
+address = "127.0.0.1:3306"
+max_connections = 20     # optional; overrides [pool].max_connections for this server
+
+[[users]]                # clients authenticate as these; the proxy logs in to backends as the same user
+name = "app"
+password = "secret"
+
+[admin]
+listen = "127.0.0.1:6032"        # MySQL-protocol admin console
+user = "admin"
+password = "admin"
+http_listen = "127.0.0.1:6070"   # GET /metrics (Prometheus text format), GET /healthz
+`
+
+// minimal is the smallest valid file: everything else defaults.
+const minimal = `
+[[backends]]
+address = "127.0.0.1:3306"
+
+[[users]]
+name = "app"
+`
+
+func TestParseContractExample(t *testing.T) {
+	c, err := Parse([]byte(contractExample))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := Config{
+		Proxy: ProxyConfig{
+			Listen:               "127.0.0.1:6033",
+			MaxClientConnections: 10000,
+			ClientIdleTimeout:    Duration{0},
+			HandshakeTimeout:     Duration{10 * time.Second},
+			ShutdownTimeout:      Duration{10 * time.Second},
+		},
+		Pool: PoolConfig{
+			MaxConnections: 20,
+			AcquireTimeout: Duration{10 * time.Second},
+			IdleTimeout:    Duration{60 * time.Second},
+			MaxLifetime:    Duration{time.Hour},
+			ConnectTimeout: Duration{5 * time.Second},
+		},
+		Backends: []BackendConfig{{Address: "127.0.0.1:3306", MaxConnections: 20}},
+		Users:    []UserConfig{{Name: "app", Password: "secret"}},
+		Admin: AdminConfig{
+			Listen:     "127.0.0.1:6032",
+			User:       "admin",
+			Password:   "admin",
+			HTTPListen: "127.0.0.1:6070",
+		},
+	}
+	assertConfig(t, c, want)
+}
+
+func TestParseDefaults(t *testing.T) {
+	c, err := Parse([]byte(minimal))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := Defaults()
+	want.Backends = []BackendConfig{{Address: "127.0.0.1:3306"}}
+	want.Users = []UserConfig{{Name: "app"}}
+	assertConfig(t, c, want)
+	if got := c.Backends[0].Cap(c.Pool); got != 20 {
+		t.Errorf("Cap = %d, want the pool's 20", got)
+	}
+}
+
+func TestParseMultipleBackends(t *testing.T) {
+	c, err := Parse([]byte(`
+[pool]
+max_connections = 7
+[[backends]]
+address = "db1:3306"
+max_connections = 3
+[[backends]]
+address = "db2:3306"
+[[backends]]
+address = "[::1]:3306"
+[[users]]
+name = "a"
+[[users]]
+name = "b"
+password = ""
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var caps []int
+	for _, b := range c.Backends {
+		caps = append(caps, b.Cap(c.Pool))
+	}
+	if want := []int{3, 7, 7}; !equal(caps, want) {
+		t.Errorf("caps = %v, want %v", caps, want)
+	}
+	if len(c.Users) != 2 {
+		t.Errorf("users = %v, want 2", c.Users)
+	}
+}
+
+func TestParseErrors(t *testing.T) {
+	tests := []struct {
+		name string
+		toml string // appended to minimal; "!" at the start: used alone; "^": put before minimal
+		key  string // Key of one of the returned *Errors
+		line int    // its Line, when toml gives one
+		text string // its message contains this
+	}{
+		{"unknown key", "[proxy]\nlisen = \"x\"", "proxy.lisen", 0, "unknown key proxy.lisen"},
+		{"unknown section", "[proxyy]\nlisten = \"x\"", "proxyy", 0, "unknown key proxyy"},
+		{"unknown subtable", "[pool.extra]\nx = 1", "pool.extra", 0, "unknown key pool.extra"},
+		{"unknown top-level key", "^listen = \"x\"", "listen", 0, "unknown key listen"},
+		{"wrong case key", "[proxy]\nListen = \"x:1\"", "proxy.Listen", 0, "unknown key proxy.Listen"},
+		{"unknown backend key", "[[backends]]\nadress = \"db:3306\"", "backends[1].adress", 0, "unknown key backends[1].adress"},
+		{"unknown user key", "[[users]]\nname = \"b\"\npasswd = \"x\"", "users[1].passwd", 0, "unknown key users[1].passwd"},
+		{"wrong type", "[pool]\nmax_connections = \"x\"", "pool.max_connections", 8, "incompatible types"},
+		{"wrong type table", "^pool = 3", "pool", 1, "expected table but found"},
+		{"wrong type in backend", "[[backends]]\naddress = \"db:3306\"\nmax_connections = \"x\"", "backends[1].max_connections", 9, "incompatible types"},
+		{"backends not a table", "!backends = 3\n[[users]]\nname = \"a\"", "backends", 1, "incompatible types"},
+		{"syntax error", "[pool]\nmax_connections = ", "pool.max_connections", 8, "expected value"},
+		{"duplicate key", "[pool]\nmax_connections = 1\nmax_connections = 2", "pool.max_connections", 9, "already been defined"},
+		{"bad duration", "[pool]\nacquire_timeout = \"ten\"", "pool.acquire_timeout", 8, `time: invalid duration "ten"`},
+		{"duration without unit", "[proxy]\nclient_idle_timeout = 10", "proxy.client_idle_timeout", 8, "missing unit"},
+		{"negative duration", "[pool]\nidle_timeout = \"-1s\"", "pool.idle_timeout", 0, "must not be negative, got -1s"},
+		{"zero acquire timeout", "[pool]\nacquire_timeout = \"0s\"", "pool.acquire_timeout", 0, "must be greater than 0"},
+		{"zero handshake timeout", "[proxy]\nhandshake_timeout = \"0s\"", "proxy.handshake_timeout", 0, "must be greater than 0"},
+		{"pool cap 0", "[pool]\nmax_connections = 0", "pool.max_connections", 0, "pool.max_connections: must be at least 1, got 0"},
+		{"client cap 0", "[proxy]\nmax_client_connections = 0", "proxy.max_client_connections", 0, "must be at least 1, got 0"},
+		{"backend cap 0 set", "[[backends]]\naddress = \"db:3306\"\nmax_connections = 0", "backends[1].max_connections", 0, "backends[1].max_connections: must be at least 1, got 0"},
+		{"backend cap negative", "[[backends]]\naddress = \"db:3306\"\nmax_connections = -2", "backends[1].max_connections", 0, "must be at least 1, got -2"},
+		{"duplicate backend", "[[backends]]\naddress = \"127.0.0.1:3306\"", "backends[1].address", 0, "backends[1].address: duplicate of backends[0]"},
+		{"duplicate backend normalised", "[[backends]]\naddress = \"127.0.0.1:03306\"", "backends[1].address", 0, "duplicate of backends[0]"},
+		{"duplicate user", "[[users]]\nname = \"b\"\n[[users]]\nname = \"app\"", "users[2].name", 0, `users[2].name: duplicate user "app"`},
+		{"missing backends", "![[users]]\nname = \"a\"", "backends", 0, "backends: at least one [[backends]] is required"},
+		{"missing users", "![[backends]]\naddress = \"db:3306\"", "users", 0, "users: at least one [[users]] is required"},
+		{"missing address", "[[backends]]\nmax_connections = 2", "backends[1].address", 0, "required"},
+		{"address without port", "[[backends]]\naddress = \"db\"", "backends[1].address", 0, "not host:port"},
+		{"address bad port", "[[backends]]\naddress = \"db:mysql\"", "backends[1].address", 0, "not a number"},
+		{"address port 0", "[[backends]]\naddress = \"db:0\"", "backends[1].address", 0, "not a number from 1 to 65535"},
+		{"address port too big", "[[backends]]\naddress = \"db:70000\"", "backends[1].address", 0, "not a number"},
+		{"address without host", "[[backends]]\naddress = \":3306\"", "backends[1].address", 0, "missing host"},
+		{"user without name", "[[users]]\npassword = \"x\"", "users[1].name", 0, "required"},
+		{"empty listen", "[proxy]\nlisten = \"\"", "proxy.listen", 0, "required"},
+		{"bad listen", "[proxy]\nlisten = \"6033\"", "proxy.listen", 0, "not host:port"},
+		{"bad admin http listen", "[admin]\nhttp_listen = \"localhost\"", "admin.http_listen", 0, "not host:port"},
+		{"admin without user", "[admin]\nlisten = \"127.0.0.1:6032\"", "admin.user", 0, "required when admin.listen is set"},
+		{"admin on proxy port", "[admin]\nlisten = \"127.0.0.1:6033\"\nuser = \"a\"", "admin.listen", 0, "same address as proxy.listen"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			src := minimal + tt.toml + "\n"
+			if s, ok := strings.CutPrefix(tt.toml, "!"); ok {
+				src = s + "\n"
+			}
+			if s, ok := strings.CutPrefix(tt.toml, "^"); ok {
+				src = s + "\n" + minimal
+			}
+			c, err := Parse([]byte(src))
+			if err == nil {
+				t.Fatalf("Parse succeeded: %+v", c)
+			}
+			e := findKey(err, tt.key)
+			if e == nil {
+				t.Fatalf("no *Error with key %q in:\n%v", tt.key, err)
+			}
+			if !strings.Contains(e.Error(), tt.key) || !strings.Contains(e.Error(), tt.text) {
+				t.Errorf("error %q: want it to contain %q and %q", e, tt.key, tt.text)
+			}
+			if tt.line != 0 && e.Line != tt.line {
+				t.Errorf("error %q: line %d, want %d", e, e.Line, tt.line)
+			}
+			assertNamesKeys(t, err)
+		})
+	}
+}
+
+// A type error in an early [[backends]] must not borrow the line of a later
+// one: toml keeps one position per dotted key.
+func TestParseArrayErrorLine(t *testing.T) {
+	src := minimal + `
+[[backends]]
+address = "db1:3306"
+max_connections = "x"
+[[backends]]
+address = "db2:3306"
+max_connections = 2
+`
+	_, err := Parse([]byte(src))
+	e := findKey(err, "backends[1].max_connections")
+	if e == nil {
+		t.Fatalf("no error for backends[1].max_connections in %v", err)
+	}
+	if e.Line != 0 && e.Line != 10 {
+		t.Errorf("line %d, want 10 or none", e.Line)
+	}
+}
+
+func TestParseReportsAllProblems(t *testing.T) {
+	src := `
+[proxy]
+lisen = "x"
+[pool]
+max_connections = 0
+[[backends]]
+address = "db:3306"
+[[backends]]
+address = "db:3306"
+max_connections = 0
+[[users]]
+name = "app"
+[[users]]
+name = "app"
+`
+	_, err := Parse([]byte(src))
+	assertNamesKeys(t, err)
+	for _, key := range []string{"proxy.lisen", "pool.max_connections", "backends[1].address", "backends[1].max_connections", "users[1].name"} {
+		if findKey(err, key) == nil {
+			t.Errorf("no error for %s in:\n%v", key, err)
+		}
+	}
+}
+
+func TestValidate(t *testing.T) {
+	c := Defaults()
+	c.Backends = []BackendConfig{{Address: "db:3306"}}
+	c.Users = []UserConfig{{Name: "app"}}
+	if err := c.Validate(); err != nil {
+		t.Errorf("valid config: %v", err)
+	}
+	var zero Config
+	err := zero.Validate()
+	for _, key := range []string{"proxy.listen", "proxy.max_client_connections", "pool.max_connections", "pool.acquire_timeout", "backends", "users"} {
+		if findKey(err, key) == nil {
+			t.Errorf("zero Config: no error for %s in:\n%v", key, err)
+		}
+	}
+}
+
+func TestDurationText(t *testing.T) {
+	var d Duration
+	if err := d.UnmarshalText([]byte("1h30m")); err != nil || d.Duration != 90*time.Minute {
+		t.Fatalf("UnmarshalText = %v, %v", d, err)
+	}
+	text, err := d.MarshalText()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var back Duration
+	if err := back.UnmarshalText(text); err != nil || back != d {
+		t.Errorf("round trip %q = %v, %v", text, back, err)
+	}
+	if err := d.UnmarshalText([]byte("ten")); err == nil {
+		t.Error("UnmarshalText(ten) succeeded")
+	}
+}
+
+func TestLoadExample(t *testing.T) {
+	c, err := Load(filepath.Join("..", "examples", "mysqlmux.toml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Proxy.Listen != "127.0.0.1:6033" || c.Backends[0].Address != "127.0.0.1:3306" ||
+		c.Users[0] != (UserConfig{Name: "app", Password: "secret"}) || c.Pool.MaxConnections != 20 ||
+		c.Admin.Listen != "127.0.0.1:6032" || c.Admin.HTTPListen != "127.0.0.1:6070" {
+		t.Errorf("example does not match CONTRACT.md: %+v", c)
+	}
+}
+
+func TestLoadMissingFile(t *testing.T) {
+	_, err := Load(filepath.Join(t.TempDir(), "nope.toml"))
+	if !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("err = %v, want not-exist", err)
+	}
+}
+
+func FuzzParse(f *testing.F) {
+	f.Add([]byte(contractExample))
+	f.Add([]byte(minimal))
+	f.Add([]byte("[[backends]]\naddress = 1\n[[users]]\nname = [1]"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		c, err := Parse(data)
+		if err != nil {
+			return
+		}
+		if err := c.Validate(); err != nil {
+			t.Errorf("Parse accepted a config Validate rejects: %v", err)
+		}
+	})
+}
+
+// assertNamesKeys checks every error joined in err is an *Error whose text
+// starts by naming its key, so each line of -check output does.
+func assertNamesKeys(t *testing.T, err error) {
+	t.Helper()
+	errs := []error{err}
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		errs = j.Unwrap()
+	}
+	if len(strings.Split(err.Error(), "\n")) != len(errs) {
+		t.Errorf("%d errors print as %d lines:\n%v", len(errs), len(strings.Split(err.Error(), "\n")), err)
+	}
+	for _, err := range errs {
+		var e *Error
+		if !errors.As(err, &e) || e.Key == "" {
+			t.Errorf("error %q has no key", err)
+			continue
+		}
+		if !strings.HasPrefix(e.Error(), e.Key+": ") && !strings.HasPrefix(e.Error(), "unknown key "+e.Key) {
+			t.Errorf("error %q does not start with its key %q", e, e.Key)
+		}
+	}
+}
+
+// findKey returns the *Error with the given key among err's joined errors.
+func findKey(err error, key string) *Error {
+	var e *Error
+	if errors.As(err, &e) && e.Key == key {
+		return e
+	}
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		for _, err := range j.Unwrap() {
+			if e := findKey(err, key); e != nil {
+				return e
+			}
+		}
+	}
+	return nil
+}
+
+func assertConfig(t *testing.T, got *Config, want Config) {
+	t.Helper()
+	if got.Proxy != want.Proxy {
+		t.Errorf("proxy = %+v, want %+v", got.Proxy, want.Proxy)
+	}
+	if got.Pool != want.Pool {
+		t.Errorf("pool = %+v, want %+v", got.Pool, want.Pool)
+	}
+	if !equal(got.Backends, want.Backends) {
+		t.Errorf("backends = %+v, want %+v", got.Backends, want.Backends)
+	}
+	if !equal(got.Users, want.Users) {
+		t.Errorf("users = %+v, want %+v", got.Users, want.Users)
+	}
+	if got.Admin != want.Admin {
+		t.Errorf("admin = %+v, want %+v", got.Admin, want.Admin)
+	}
+}
+
+func equal[T comparable](a, b []T) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,230 @@
+// Package frontend is the client leg: the listener, the handshake and login (through go-mysql's
+// server package), the client-count limit, and packet I/O with logged-in clients. It knows nothing
+// of backends or SQL; a Handler takes each logged-in client.
+package frontend
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/rsa"
+	"errors"
+	"log/slog"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/go-mysql-org/go-mysql/mysql"
+	"github.com/go-mysql-org/go-mysql/server"
+
+	"github.com/mysqlmux/mysqlmux/internal/wire"
+)
+
+// Buffer sizes of a client connection. Clients are many; these are what an active client costs.
+const (
+	readBufferSize  = 16 << 10
+	writeBufferSize = 16 << 10
+	// handshakeByteLimit bounds what a client may send before login completes.
+	handshakeByteLimit = 1 << 20
+)
+
+// ErrTooManyConnections is the error sent when max_client_connections is reached.
+var ErrTooManyConnections = &wire.Error{Code: 1040, SQLState: "08004", Message: "Too many connections"}
+
+// Client is a logged-in client connection.
+type Client struct {
+	*wire.Conn
+	// ID is the proxy's connection id for this client (what the handshake announced).
+	ID uint32
+	// User is the authenticated account.
+	User string
+	// DB is the database named at connect ("" for none).
+	DB string
+	// Caps are the negotiated capabilities; RawCaps what the client asked for (clients send some
+	// flags, e.g. FOUND_ROWS and MULTI_STATEMENTS, that the server never offered, and the server
+	// honours them).
+	Caps, RawCaps wire.Capability
+	// Collation is the character set id the client logged in with.
+	Collation uint8
+	// Addr is the client's address.
+	Addr string
+	// Attributes are the connection attributes the client sent.
+	Attributes map[string]string
+}
+
+// Handler serves one logged-in client until it leaves; it must close nothing, Server does.
+type Handler interface {
+	// CheckLogin runs after the password checked out, before the client is told it is in (for
+	// example to check the database named at connect). A *wire.Error is sent to the client.
+	CheckLogin(user, db string, caps wire.Capability) error
+	Serve(ctx context.Context, c *Client)
+}
+
+// Config is what the Server needs to know.
+type Config struct {
+	ServerVersion    string
+	MaxClients       int
+	HandshakeTimeout time.Duration
+}
+
+// Server accepts clients, logs them in and hands them to the Handler.
+type Server struct {
+	srv     *server.Server
+	users   *Users
+	handler Handler
+	log     *slog.Logger
+
+	maxClients       atomic.Int64
+	handshakeTimeout atomic.Int64
+	clients          atomic.Int64
+	refused          atomic.Uint64
+	authFailed       atomic.Uint64
+
+	wg sync.WaitGroup
+}
+
+// NewServer prepares a Server.
+func NewServer(cfg Config, users *Users, h Handler, log *slog.Logger) (*Server, error) {
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		return nil, err
+	}
+	// Collation 45 (utf8mb4_general_ci): go-mysql's default 255 does not exist on MariaDB.
+	srv := server.NewServer(cfg.ServerVersion, 45, mysql.AUTH_NATIVE_PASSWORD, key, nil)
+	s := &Server{srv: srv, users: users, handler: h, log: log}
+	s.SetLimits(cfg.MaxClients, cfg.HandshakeTimeout)
+	return s, nil
+}
+
+// SetLimits changes the client cap and the login deadline (reload).
+func (s *Server) SetLimits(maxClients int, handshakeTimeout time.Duration) {
+	s.maxClients.Store(int64(maxClients))
+	s.handshakeTimeout.Store(int64(handshakeTimeout))
+}
+
+// InvalidateAuthCache forgets cached caching_sha2 logins of user (after a password change).
+func (s *Server) InvalidateAuthCache(user string) { s.srv.InvalidateCache(user, "") }
+
+// Clients reports how many clients are connected (logging in or logged in).
+func (s *Server) Clients() int64 { return s.clients.Load() }
+
+// Refused reports how many connections were refused with ERROR 1040.
+func (s *Server) Refused() uint64 { return s.refused.Load() }
+
+// AuthFailures reports how many logins failed.
+func (s *Server) AuthFailures() uint64 { return s.authFailed.Load() }
+
+// Serve accepts on ln until it is closed, then waits for the clients' handlers to return. ctx is
+// passed to each handler; cancel it to ask sessions to end.
+func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	defer s.wg.Wait()
+	var delay time.Duration
+	for {
+		nc, err := ln.Accept()
+		if err != nil {
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				delay = max(5*time.Millisecond, min(2*delay, time.Second))
+				time.Sleep(delay)
+				continue
+			}
+			if errors.Is(err, net.ErrClosed) {
+				return nil
+			}
+			// EMFILE and friends: back off instead of spinning.
+			s.log.Warn("accept failed", "err", err)
+			delay = max(5*time.Millisecond, min(2*delay, time.Second))
+			time.Sleep(delay)
+			continue
+		}
+		delay = 0
+		if s.clients.Add(1) > s.maxClients.Load() {
+			s.clients.Add(-1)
+			s.refused.Add(1)
+			go refuse(nc)
+			continue
+		}
+		s.wg.Add(1)
+		go func() {
+			defer s.wg.Done()
+			defer s.clients.Add(-1)
+			s.serveConn(ctx, nc)
+		}()
+	}
+}
+
+// refuse answers a connection over the cap with ERROR 1040 in place of the handshake, as MySQL does.
+func refuse(nc net.Conn) {
+	_ = nc.SetDeadline(time.Now().Add(time.Second))
+	c := wire.NewConn(nc, 64, 128)
+	if c.WritePacket(wire.AppendErr(nil, ErrTooManyConnections)) == nil {
+		_ = c.Flush()
+	}
+	_ = nc.Close()
+}
+
+func (s *Server) serveConn(ctx context.Context, nc net.Conn) {
+	defer nc.Close()
+	if tc, ok := nc.(*net.TCPConn); ok {
+		_ = tc.SetNoDelay(true)
+	}
+	c, err := s.login(nc)
+	if err != nil {
+		s.log.Debug("login failed", "client", nc.RemoteAddr().String(), "err", err)
+		return
+	}
+	s.handler.Serve(ctx, c)
+}
+
+// login runs the handshake with a deadline and a byte bound.
+func (s *Server) login(nc net.Conn) (*Client, error) {
+	lc := &limitConn{Conn: nc, left: handshakeByteLimit}
+	_ = nc.SetDeadline(time.Now().Add(time.Duration(s.handshakeTimeout.Load())))
+	dbh := &dbHandler{}
+	auth := &authHandler{users: s.users, onSuccess: func(sc *server.Conn) error {
+		if err := s.handler.CheckLogin(sc.GetUser(), dbh.db, wire.Capability(sc.Capability())); err != nil {
+			var we *wire.Error
+			if errors.As(err, &we) {
+				return mysql.NewError(we.Code, we.Message)
+			}
+			return err
+		}
+		return nil
+	}}
+	sc, err := s.srv.NewCustomizedConn(lc, auth, dbh)
+	if err != nil {
+		if errors.Is(err, server.ErrAccessDenied) {
+			s.authFailed.Add(1)
+		}
+		return nil, err
+	}
+	_ = nc.SetDeadline(time.Time{})
+	// After login go-mysql's packet reader is drained (clients wait for the OK), so the raw
+	// connection can be taken over. Under TLS the tls.Conn wraps lc: lift its bound instead.
+	raw := sc.Conn.Conn
+	if raw == net.Conn(lc) {
+		raw = nc
+	} else {
+		lc.lift()
+	}
+	rawCaps := wire.Capability(sc.Capability())
+	return &Client{
+		Conn:       wire.NewConn(raw, readBufferSize, writeBufferSize),
+		ID:         sc.ConnectionID(),
+		User:       sc.GetUser(),
+		DB:         dbh.db,
+		Caps:       rawCaps & wire.Capability(s.srv.Capability()),
+		RawCaps:    rawCaps,
+		Collation:  sc.Charset(),
+		Addr:       nc.RemoteAddr().String(),
+		Attributes: sc.Attributes(),
+	}, nil
+}
+
+// WriteError sends e as the reply to the current command (sequence id as the command expects).
+func (c *Client) WriteError(e *wire.Error) error {
+	if err := c.WritePacket(wire.AppendErr(nil, e)); err != nil {
+		return err
+	}
+	return c.Flush()
+}

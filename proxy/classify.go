@@ -1,0 +1,265 @@
+package proxy
+
+// keyword is the first keyword of a statement, as far as the router cares.
+type keyword uint8
+
+const (
+	kwOther keyword = iota
+	kwSelect
+	kwInsert
+	kwUpdate
+	kwDelete
+	kwReplace
+	kwWith
+	kwShow
+	kwDescribe
+	kwExplain
+	kwBegin
+	kwStart
+	kwCommit
+	kwRollback
+	kwSavepoint
+	kwRelease
+	kwSet
+	kwUse
+	kwCreate
+	kwDrop
+	kwAlter
+	kwTruncate
+	kwRename
+	kwLock
+	kwUnlock
+	kwPrepare
+	kwExecute
+	kwDeallocate
+	kwCall
+	kwDo
+	kwHandler
+	kwXA
+	kwLoad
+	kwFlush
+	kwGrant
+	kwRevoke
+	kwAnalyze
+	kwOptimize
+	kwCheck
+	kwRepair
+	kwKill
+	kwValues
+	kwTable
+)
+
+var keywords = map[string]keyword{
+	"SELECT": kwSelect, "INSERT": kwInsert, "UPDATE": kwUpdate, "DELETE": kwDelete,
+	"REPLACE": kwReplace, "WITH": kwWith, "SHOW": kwShow, "DESCRIBE": kwDescribe, "DESC": kwDescribe,
+	"EXPLAIN": kwExplain, "BEGIN": kwBegin, "START": kwStart, "COMMIT": kwCommit,
+	"ROLLBACK": kwRollback, "SAVEPOINT": kwSavepoint, "RELEASE": kwRelease, "SET": kwSet,
+	"USE": kwUse, "CREATE": kwCreate, "DROP": kwDrop, "ALTER": kwAlter, "TRUNCATE": kwTruncate,
+	"RENAME": kwRename, "LOCK": kwLock, "UNLOCK": kwUnlock, "PREPARE": kwPrepare,
+	"EXECUTE": kwExecute, "DEALLOCATE": kwDeallocate, "CALL": kwCall, "DO": kwDo,
+	"HANDLER": kwHandler, "XA": kwXA, "LOAD": kwLoad, "FLUSH": kwFlush, "GRANT": kwGrant,
+	"REVOKE": kwRevoke, "ANALYZE": kwAnalyze, "OPTIMIZE": kwOptimize, "CHECK": kwCheck,
+	"REPAIR": kwRepair, "KILL": kwKill, "VALUES": kwValues, "TABLE": kwTable,
+}
+
+// Features of a statement found anywhere in its text (outside strings and comments).
+const (
+	featUserVar       uint32 = 1 << iota // @name (not @@system_variable)
+	featMulti                            // a second statement after ';'
+	featGetLock                          // GET_LOCK(
+	featReleaseLock                      // RELEASE_LOCK( / RELEASE_ALL_LOCKS(
+	featCalcFoundRows                    // SQL_CALC_FOUND_ROWS
+	featFoundRows                        // FOUND_ROWS(
+	featLastInsertID                     // LAST_INSERT_ID(
+	featTemporary                        // TEMPORARY
+	featLock                             // LOCK as a word (FLUSH TABLES WITH READ LOCK)
+)
+
+var featureWords = map[string]uint32{
+	"GET_LOCK": featGetLock, "RELEASE_LOCK": featReleaseLock, "RELEASE_ALL_LOCKS": featReleaseLock,
+	"SQL_CALC_FOUND_ROWS": featCalcFoundRows, "FOUND_ROWS": featFoundRows,
+	"LAST_INSERT_ID": featLastInsertID, "TEMPORARY": featTemporary, "LOCK": featLock,
+}
+
+// stmtInfo is what one lexical pass over a COM_QUERY tells the router.
+type stmtInfo struct {
+	kw    keyword
+	feats uint32
+}
+
+func (i stmtInfo) has(f uint32) bool { return i.feats&f != 0 }
+
+// maxWord is the longest word looked up; longer words cannot be keywords.
+const maxWord = 20
+
+// classify scans a query once, without allocating: the first keyword and the features above.
+// It skips string literals, quoted identifiers and comments, but enters executable comments
+// (/*! ... */, /*M! ... */), whose content the server runs. Not a parser: it errs towards
+// reporting a feature (which pins) rather than missing one.
+func classify(q []byte) stmtInfo {
+	var info stmtInfo
+	first := true
+	ended := false // a ';' has been seen; any further word is a second statement
+	var up [maxWord]byte
+	for i := 0; i < len(q); {
+		c := q[i]
+		switch {
+		case c == '\'' || c == '"' || c == '`':
+			if ended {
+				info.feats |= featMulti
+			}
+			i = skipQuoted(q, i)
+		case c == '#' || (c == '-' && i+2 < len(q) && q[i+1] == '-' && (q[i+2] == ' ' || q[i+2] == '\t' || q[i+2] == '\n' || q[i+2] == '\r')) ||
+			(c == '-' && i+2 == len(q) && q[i+1] == '-'):
+			for i < len(q) && q[i] != '\n' {
+				i++
+			}
+		case c == '/' && i+1 < len(q) && q[i+1] == '*':
+			if i+2 < len(q) && q[i+2] == '!' {
+				i += 3
+				for i < len(q) && q[i] >= '0' && q[i] <= '9' {
+					i++
+				}
+				continue
+			}
+			if i+3 < len(q) && (q[i+2] == 'M' || q[i+2] == 'm') && q[i+3] == '!' {
+				i += 4
+				for i < len(q) && q[i] >= '0' && q[i] <= '9' {
+					i++
+				}
+				continue
+			}
+			end := indexComment(q, i+2)
+			if end < 0 {
+				return info
+			}
+			i = end + 2
+		case c == '*' && i+1 < len(q) && q[i+1] == '/':
+			i += 2 // end of an executable comment
+		case c == ';':
+			ended = true
+			i++
+		case c == '@':
+			if ended {
+				info.feats |= featMulti
+			}
+			if i+1 < len(q) && q[i+1] == '@' {
+				i += 2
+				for i < len(q) && isWordByte(q[i]) || (i < len(q) && q[i] == '.') {
+					i++
+				}
+			} else {
+				info.feats |= featUserVar
+				i++
+			}
+		case isWordByte(c):
+			start := i
+			for i < len(q) && isWordByte(q[i]) {
+				i++
+			}
+			if ended {
+				info.feats |= featMulti
+			}
+			n := i - start
+			if n > maxWord || (c >= '0' && c <= '9') {
+				first = false
+				continue
+			}
+			for j := 0; j < n; j++ {
+				b := q[start+j]
+				if b >= 'a' && b <= 'z' {
+					b -= 'a' - 'A'
+				}
+				up[j] = b
+			}
+			w := up[:n]
+			if first {
+				info.kw = keywords[string(w)] // no allocation: the compiler converts in place
+				first = false
+			}
+			if f, ok := featureWords[string(w)]; ok {
+				info.feats |= f
+			}
+		default:
+			i++
+		}
+	}
+	return info
+}
+
+func isWordByte(c byte) bool {
+	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '$' || c >= 0x80
+}
+
+// skipQuoted returns the index after the quoted run starting at q[i], honouring doubled quotes
+// and backslash escapes (the latter not in backticks).
+func skipQuoted(q []byte, i int) int {
+	quote := q[i]
+	for i++; i < len(q); i++ {
+		switch q[i] {
+		case '\\':
+			if quote != '`' {
+				i++
+			}
+		case quote:
+			if i+1 < len(q) && q[i+1] == quote {
+				i++
+				continue
+			}
+			return i + 1
+		}
+	}
+	return len(q)
+}
+
+func indexComment(q []byte, from int) int {
+	for i := from; i+1 < len(q); i++ {
+		if q[i] == '*' && q[i+1] == '/' {
+			return i
+		}
+	}
+	return -1
+}
+
+// pinsFor decides which sticky pins a statement sets. It is the one place that says what the
+// router cannot share yet.
+func pinsFor(info stmtInfo) PinReason {
+	var p PinReason
+	if info.has(featMulti) {
+		p |= PinMultiStatement
+	}
+	if info.has(featUserVar) {
+		p |= PinUserVariable
+	}
+	if info.has(featGetLock) {
+		p |= PinGetLock
+	}
+	if info.has(featCalcFoundRows) {
+		p |= PinFoundRows
+	}
+	switch info.kw {
+	case kwSelect, kwInsert, kwUpdate, kwDelete, kwReplace, kwWith, kwShow, kwDescribe, kwExplain,
+		kwBegin, kwStart, kwCommit, kwRollback, kwSavepoint, kwRelease, kwUse, kwDrop, kwAlter,
+		kwTruncate, kwRename, kwGrant, kwRevoke, kwAnalyze, kwOptimize, kwCheck, kwRepair, kwKill,
+		kwValues, kwTable, kwDo:
+	case kwCreate:
+		if info.has(featTemporary) {
+			p |= PinTempTable
+		}
+	case kwFlush:
+		if info.has(featLock) {
+			p |= PinLockTables
+		}
+	case kwLock, kwUnlock:
+		p |= PinLockTables
+	case kwSet:
+		p |= PinSet
+	case kwPrepare, kwExecute, kwDeallocate:
+		p |= PinPrepare
+	case kwCall:
+		p |= PinCall
+	default:
+		p |= PinOther
+	}
+	return p
+}

@@ -1,0 +1,36 @@
+package proxy
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/go-mysql-org/go-mysql/mysql"
+
+	"github.com/mysqlmux/mysqlmux/backend"
+	"github.com/mysqlmux/mysqlmux/internal/wire"
+)
+
+// Error codes the proxy sends itself (see CONTRACT.md).
+const (
+	codeAcquireTimeout = 9001
+	// codeBackendLost is MySQL's "Lost connection to server during query", sent when a backend
+	// connection fails mid-command.
+	codeBackendLost = 2013
+)
+
+// clientError is the one place that turns an error into what the client sees.
+func clientError(err error) *wire.Error {
+	var we *wire.Error
+	if errors.As(err, &we) {
+		return we
+	}
+	var te *backend.AcquireTimeoutError
+	if errors.As(err, &te) {
+		return &wire.Error{Code: codeAcquireTimeout, SQLState: "HY000", Message: te.Error()}
+	}
+	var me *mysql.MyError
+	if errors.As(err, &me) { // the server refused the backend login
+		return &wire.Error{Code: me.Code, SQLState: me.State, Message: me.Message}
+	}
+	return &wire.Error{Code: codeBackendLost, SQLState: "HY000", Message: fmt.Sprintf("mysqlmux: %v", err)}
+}

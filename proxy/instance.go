@@ -1,0 +1,184 @@
+package proxy
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/mysqlmux/mysqlmux/backend"
+	"github.com/mysqlmux/mysqlmux/config"
+	"github.com/mysqlmux/mysqlmux/frontend"
+)
+
+// fallbackVersion is announced when no backend answered at start.
+const fallbackVersion = "5.5.5-10.11.0-MariaDB-mysqlmux"
+
+// Instance is a running proxy: listener, frontend server, router and pools, built from a
+// Config. cmd/mysqlmux runs one; tests start them in-process.
+type Instance struct {
+	log    *slog.Logger
+	ln     net.Listener
+	users  *frontend.Users
+	front  *frontend.Server
+	router *Router
+
+	mu    sync.Mutex
+	cfg   *config.Config
+	pools map[string]*backend.Pool // by address
+
+	ctx     context.Context
+	cancel  context.CancelFunc
+	serveCh chan error
+}
+
+// Start listens on cfg.Proxy.Listen and serves until Shutdown.
+func Start(cfg *config.Config, log *slog.Logger) (*Instance, error) {
+	in := &Instance{log: log, cfg: cfg, pools: make(map[string]*backend.Pool)}
+	in.users = frontend.NewUsers(usersOf(cfg))
+	pools := in.buildPools(cfg)
+	in.router = NewRouter(pools, routerSettings(cfg), log)
+
+	version := fallbackVersion
+	ctx, cancel := context.WithTimeout(context.Background(), cfg.Pool.ConnectTimeout.Duration)
+	if v, err := backend.ProbeVersion(ctx, cfg.Backends[0].Address); err == nil {
+		version = v
+	} else {
+		log.Warn("backend did not answer; announcing a default version", "backend", cfg.Backends[0].Address, "err", err)
+	}
+	cancel()
+
+	front, err := frontend.NewServer(frontend.Config{
+		ServerVersion:    version,
+		MaxClients:       cfg.Proxy.MaxClientConnections,
+		HandshakeTimeout: cfg.Proxy.HandshakeTimeout.Duration,
+	}, in.users, in.router, log)
+	if err != nil {
+		in.closePools()
+		return nil, err
+	}
+	in.front = front
+	ln, err := net.Listen("tcp", cfg.Proxy.Listen)
+	if err != nil {
+		in.closePools()
+		return nil, fmt.Errorf("listen %s: %w", cfg.Proxy.Listen, err)
+	}
+	in.ln = ln
+	in.ctx, in.cancel = context.WithCancel(context.Background())
+	in.serveCh = make(chan error, 1)
+	go func() { in.serveCh <- front.Serve(in.ctx, ln) }()
+	log.Info("mysqlmux listening", "addr", ln.Addr().String(), "backends", len(cfg.Backends), "version", version)
+	return in, nil
+}
+
+// Addr is the address the proxy listens on.
+func (in *Instance) Addr() string { return in.ln.Addr().String() }
+
+// Router exposes the sessions and counters (admin console, tests).
+func (in *Instance) Router() *Router { return in.router }
+
+// Frontend exposes the client-side counters.
+func (in *Instance) Frontend() *frontend.Server { return in.front }
+
+func usersOf(cfg *config.Config) map[string]string {
+	m := make(map[string]string, len(cfg.Users))
+	for _, u := range cfg.Users {
+		m[u.Name] = u.Password
+	}
+	return m
+}
+
+func routerSettings(cfg *config.Config) Settings {
+	return Settings{ClientIdleTimeout: cfg.Proxy.ClientIdleTimeout.Duration}
+}
+
+func poolSettings(cfg *config.Config, b config.BackendConfig) backend.Settings {
+	return backend.Settings{
+		MaxConns:       b.Cap(cfg.Pool),
+		AcquireTimeout: cfg.Pool.AcquireTimeout.Duration,
+		IdleTimeout:    cfg.Pool.IdleTimeout.Duration,
+		MaxLifetime:    cfg.Pool.MaxLifetime.Duration,
+	}
+}
+
+// buildPools creates or updates one pool per backend, in configuration order; pools of removed
+// backends are closed (their lent connections close as they come back).
+func (in *Instance) buildPools(cfg *config.Config) []*backend.Pool {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	keep := make(map[string]*backend.Pool, len(cfg.Backends))
+	var ordered []*backend.Pool
+	for _, b := range cfg.Backends {
+		p, ok := in.pools[b.Address]
+		if ok {
+			p.SetSettings(poolSettings(cfg, b))
+		} else {
+			p = backend.NewPool(&backend.Dialer{Addr: b.Address, Password: in.users.Password,
+				Timeout: cfg.Pool.ConnectTimeout.Duration}, poolSettings(cfg, b))
+		}
+		keep[b.Address] = p
+		ordered = append(ordered, p)
+	}
+	for addr, p := range in.pools {
+		if _, ok := keep[addr]; !ok {
+			p.Close()
+		}
+	}
+	in.pools = keep
+	return ordered
+}
+
+// Reload applies a new configuration without dropping clients: users and passwords, backends,
+// pool limits, timeouts. The listen address cannot change at run time.
+func (in *Instance) Reload(cfg *config.Config) error {
+	if cfg.Proxy.Listen != in.cfg.Proxy.Listen {
+		return errors.New("proxy.listen cannot change on reload; restart to move the listener")
+	}
+	old := usersOf(in.cfg)
+	in.users.Set(usersOf(cfg))
+	for name, pw := range old {
+		if npw, ok := usersOf(cfg)[name]; !ok || npw != pw {
+			in.front.InvalidateAuthCache(name)
+		}
+	}
+	in.router.SetPools(in.buildPools(cfg))
+	in.router.SetSettings(routerSettings(cfg))
+	in.front.SetLimits(cfg.Proxy.MaxClientConnections, cfg.Proxy.HandshakeTimeout.Duration)
+	in.cfg = cfg
+	in.log.Info("configuration reloaded", "backends", len(cfg.Backends), "users", len(cfg.Users))
+	return nil
+}
+
+// Shutdown stops accepting, lets statements in flight finish (until ctx ends, then cuts them
+// off), rolls back what clients left open, and closes the pools.
+func (in *Instance) Shutdown(ctx context.Context) error {
+	_ = in.ln.Close()
+	in.router.Drain()
+	var err error
+	select {
+	case err = <-in.serveCh:
+	case <-ctx.Done():
+		in.log.Warn("shutdown timeout: closing clients with statements in flight")
+		in.router.Abort()
+		in.cancel()
+		select {
+		case err = <-in.serveCh:
+		case <-time.After(5 * time.Second):
+			err = errors.New("sessions did not end after abort")
+		}
+	}
+	in.cancel()
+	in.closePools()
+	return err
+}
+
+func (in *Instance) closePools() {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	for _, p := range in.pools {
+		p.Close()
+	}
+}

@@ -1,0 +1,196 @@
+// Package proxy is the session router: one Session per client decides, statement by statement,
+// which backend connection runs it (borrowing from the pool or keeping a pinned one), makes that
+// connection's session state match the client's, forwards the command and streams the response.
+// It never touches sockets itself: frontend and backend do the packet I/O.
+package proxy
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/mysqlmux/mysqlmux/backend"
+	"github.com/mysqlmux/mysqlmux/frontend"
+	"github.com/mysqlmux/mysqlmux/internal/wire"
+)
+
+// Settings are the router's tunables (reloadable).
+type Settings struct {
+	// ClientIdleTimeout closes clients idle this long between statements; 0 = never.
+	ClientIdleTimeout time.Duration
+	// MaxPacket bounds a client command the proxy reads whole.
+	MaxPacket int
+}
+
+// Router owns the backend pools and the sessions. It implements frontend.Handler.
+type Router struct {
+	log *slog.Logger
+
+	mu       sync.Mutex
+	pools    []*backend.Pool
+	sessions map[uint32]*Session
+	next     int // round-robin over pools for new sessions
+
+	settings atomic.Pointer[Settings]
+	draining atomic.Bool
+
+	// knownDBs caches recent successful checks of the database named at login ("user\x00db").
+	dbMu     sync.Mutex
+	knownDBs map[string]time.Time
+
+	stats Stats
+}
+
+// Stats are the router's counters, for the console and metrics.
+type Stats struct {
+	Queries         atomic.Uint64 // COM_QUERY and COM_STMT_EXECUTE forwarded
+	Commands        atomic.Uint64 // every client command handled
+	Borrows         atomic.Uint64 // backend connections borrowed from a pool
+	Syncs           atomic.Uint64 // state replays sent before a statement
+	Resets          atomic.Uint64 // COM_RESET_CONNECTION sent to clean a connection
+	AcquireTimeouts atomic.Uint64 // ERROR 9001 sent
+	BackendErrors   atomic.Uint64 // backend connections lost mid-command
+}
+
+// NewRouter creates a router over pools (one per backend server).
+func NewRouter(pools []*backend.Pool, s Settings, log *slog.Logger) *Router {
+	r := &Router{log: log, pools: pools, sessions: make(map[uint32]*Session), knownDBs: make(map[string]time.Time)}
+	r.SetSettings(s)
+	return r
+}
+
+// SetSettings replaces the tunables.
+func (r *Router) SetSettings(s Settings) {
+	if s.MaxPacket <= 0 {
+		s.MaxPacket = 64 << 20
+	}
+	r.settings.Store(&s)
+}
+
+// Stats returns the router's counters.
+func (r *Router) Stats() *Stats { return &r.stats }
+
+// Pools returns the pools in configuration order.
+func (r *Router) Pools() []*backend.Pool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]*backend.Pool(nil), r.pools...)
+}
+
+// SetPools replaces the pools (reload); sessions keep the pool they were assigned until they end.
+func (r *Router) SetPools(pools []*backend.Pool) {
+	r.mu.Lock()
+	r.pools = pools
+	r.mu.Unlock()
+}
+
+func (r *Router) pickPool() *backend.Pool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	p := r.pools[r.next%len(r.pools)]
+	r.next++
+	return p
+}
+
+// CheckLogin checks the database named at connect, as the server would at login: it must exist
+// and the user must have access. Recent successes are cached so reconnecting clients cost no
+// round trip.
+func (r *Router) CheckLogin(user, db string, caps wire.Capability) error {
+	if db == "" {
+		return nil
+	}
+	k := user + "\x00" + db
+	r.dbMu.Lock()
+	t, ok := r.knownDBs[k]
+	r.dbMu.Unlock()
+	if ok && time.Since(t) < 30*time.Second {
+		return nil
+	}
+	pool := r.pickPool()
+	key := backend.Key{User: user, Flags: caps & backend.ConnectFlags}
+	c, err := pool.Acquire(context.Background(), backend.Want{Key: key, DB: db})
+	if err != nil {
+		return clientError(err)
+	}
+	if c.DB != db {
+		if err := initDB(c, db); err != nil {
+			var we *wire.Error
+			if errors.As(err, &we) {
+				pool.Release(c)
+				return we
+			}
+			pool.Discard(c)
+			return clientError(err)
+		}
+	}
+	pool.Release(c)
+	r.dbMu.Lock()
+	if len(r.knownDBs) > 10000 {
+		clear(r.knownDBs)
+	}
+	r.knownDBs[k] = time.Now()
+	r.dbMu.Unlock()
+	return nil
+}
+
+// Serve runs a session for a logged-in client.
+func (r *Router) Serve(ctx context.Context, c *frontend.Client) {
+	s := newSession(r, c, r.pickPool())
+	r.mu.Lock()
+	r.sessions[c.ID] = s
+	r.mu.Unlock()
+	defer func() {
+		r.mu.Lock()
+		delete(r.sessions, c.ID)
+		r.mu.Unlock()
+	}()
+	s.run(ctx)
+}
+
+// Sessions returns a snapshot of every session's state, ordered by nothing in particular.
+func (r *Router) Sessions() []ClientInfo {
+	r.mu.Lock()
+	ss := make([]*Session, 0, len(r.sessions))
+	for _, s := range r.sessions {
+		ss = append(ss, s)
+	}
+	r.mu.Unlock()
+	out := make([]ClientInfo, 0, len(ss))
+	for _, s := range ss {
+		out = append(out, s.info())
+	}
+	return out
+}
+
+// Drain asks every session to end after its current statement (graceful shutdown): idle ones end
+// at once, busy ones when their statement is done.
+func (r *Router) Drain() {
+	r.draining.Store(true)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, s := range r.sessions {
+		s.wake()
+	}
+}
+
+// Abort closes every client connection at once (the shutdown bound has passed); sessions then
+// clean up their backend connections.
+func (r *Router) Abort() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, s := range r.sessions {
+		s.abort()
+	}
+}
+
+// initDB makes db the default database of c.
+func initDB(c *backend.Conn, db string) error {
+	if err := c.Roundtrip(append([]byte{byte(wire.ComInitDB)}, db...)); err != nil {
+		return err
+	}
+	c.DB = db
+	return nil
+}
