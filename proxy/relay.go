@@ -13,13 +13,13 @@ import (
 type respShape uint8
 
 const (
-	shapeNone      respShape = iota // no response (COM_STMT_CLOSE, COM_STMT_SEND_LONG_DATA)
-	shapeSimple                     // one OK, ERR or EOF packet
-	shapeResult                     // OK, ERR, or result sets (COM_QUERY, COM_STMT_EXECUTE)
-	shapeRows                       // rows then EOF (COM_STMT_FETCH)
-	shapeFields                     // column definitions then EOF (COM_FIELD_LIST)
-	shapePrepare                    // COM_STMT_PREPARE: OK with definitions, or ERR
-	shapeStatistics                 // one string packet
+	shapeNone       respShape = iota // no response (COM_STMT_CLOSE, COM_STMT_SEND_LONG_DATA)
+	shapeSimple                      // one OK, ERR or EOF packet
+	shapeResult                      // OK, ERR, or result sets (COM_QUERY, COM_STMT_EXECUTE)
+	shapeRows                        // rows then EOF (COM_STMT_FETCH)
+	shapeFields                      // column definitions then EOF (COM_FIELD_LIST)
+	shapePrepare                     // COM_STMT_PREPARE: OK with definitions, or ERR
+	shapeStatistics                  // one string packet
 )
 
 // outcome is what the session learns from one response.
@@ -35,7 +35,7 @@ type outcome struct {
 	schema        string
 	schemaChanged bool
 	// stmtID is the statement id of a successful COM_STMT_PREPARE.
-	stmtID uint32
+	stmtID   uint32
 	prepared bool
 }
 
