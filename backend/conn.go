@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"syscall"
 	"time"
 
 	"github.com/go-mysql-org/go-mysql/client"
@@ -146,17 +147,29 @@ func (d *Dialer) Dial(ctx context.Context, key Key, db string) (*Conn, error) {
 	}, nil
 }
 
-// Alive reports whether an idle connection is still usable: the server has not closed it and sent
-// nothing unasked. It costs one non-blocking read.
+// Alive reports whether an idle connection is still usable: the server has not closed it and
+// sent nothing unasked. It costs one non-blocking peek at the socket (a deadline in the past would
+// not do: Go reports the timeout without looking at the socket).
 func (c *Conn) Alive() bool {
-	nc := c.NetConn()
-	if c.Buffered() > 0 || nc.SetReadDeadline(time.Now()) != nil {
+	if c.Buffered() > 0 {
 		return false
 	}
-	_, _, err := c.PeekHeader()
-	_ = nc.SetReadDeadline(time.Time{})
-	var ne net.Error
-	return errors.As(err, &ne) && ne.Timeout()
+	sc, ok := c.NetConn().(syscall.Conn)
+	if !ok {
+		return true
+	}
+	rc, err := sc.SyscallConn()
+	if err != nil {
+		return false
+	}
+	alive := false
+	var buf [1]byte
+	err = rc.Read(func(fd uintptr) bool {
+		n, _, rerr := syscall.Recvfrom(int(fd), buf[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
+		alive = n < 0 && (rerr == syscall.EAGAIN || rerr == syscall.EWOULDBLOCK)
+		return true
+	})
+	return err == nil && alive
 }
 
 // Command starts a new command: resets the sequence and buffers payload as packet 0.

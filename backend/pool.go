@@ -55,8 +55,8 @@ type waiter struct {
 // Pool caps the connections to one server and queues statements FIFO when all are busy. Model:
 // database/sql's conn()/putConnDBLocked, with the slot counted from the moment a dial starts.
 type Pool struct {
-	addr   string
-	dialer *Dialer
+	addr string
+	dial DialFunc
 
 	mu      sync.Mutex
 	set     Settings
@@ -89,9 +89,12 @@ type Stats struct {
 	ClosedExpired uint64 // closed by max_lifetime
 }
 
-// NewPool creates the pool for one server and starts its janitor.
-func NewPool(dialer *Dialer, s Settings) *Pool {
-	p := &Pool{addr: dialer.Addr, dialer: dialer, set: s, waiters: list.New(),
+// DialFunc opens a connection for key with db as its default database.
+type DialFunc func(ctx context.Context, key Key, db string) (*Conn, error)
+
+// NewPool creates the pool for the server at addr and starts its janitor.
+func NewPool(addr string, dial DialFunc, s Settings) *Pool {
+	p := &Pool{addr: addr, dial: dial, set: s, waiters: list.New(),
 		stop: make(chan struct{}), done: make(chan struct{})}
 	go p.janitor()
 	return p
@@ -156,7 +159,7 @@ func (p *Pool) Acquire(ctx context.Context, w Want) (*Conn, error) {
 		if !mustDial {
 			continue
 		}
-		c, err = p.dialer.Dial(ctx, w.Key, w.DB)
+		c, err = p.dial(ctx, w.Key, w.DB)
 		p.mu.Lock()
 		p.stats.Dials++
 		if err == nil {
@@ -268,7 +271,7 @@ func (p *Pool) matchIdleLocked(w Want) int {
 	best := -1
 	for i := len(p.idle) - 1; i >= 0; i-- {
 		c := p.idle[i]
-		if c.Key != w.Key || (w.DB == "" && c.DB != "") {
+		if !fits(c, w) {
 			continue
 		}
 		if c.DB == w.DB {
@@ -289,6 +292,7 @@ func (p *Pool) popIdleLocked(i int) *Conn {
 	return c
 }
 
+// fits says whether c can serve w once its database and character set are replayed.
 func fits(c *Conn, w Want) bool { return c.Key == w.Key && (w.DB != "" || c.DB == "") }
 
 // Release gives back a healthy connection whose state the session knows. It goes to the first

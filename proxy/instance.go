@@ -116,8 +116,8 @@ func (in *Instance) buildPools(cfg *config.Config) []*backend.Pool {
 		if ok {
 			p.SetSettings(poolSettings(cfg, b))
 		} else {
-			p = backend.NewPool(&backend.Dialer{Addr: b.Address, Password: in.users.Password,
-				Timeout: cfg.Pool.ConnectTimeout.Duration}, poolSettings(cfg, b))
+			d := &backend.Dialer{Addr: b.Address, Password: in.users.Password, Timeout: cfg.Pool.ConnectTimeout.Duration}
+			p = backend.NewPool(b.Address, d.Dial, poolSettings(cfg, b))
 		}
 		keep[b.Address] = p
 		ordered = append(ordered, p)

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"slices"
 )
 
 // MaxPayload is the largest payload of one physical packet; a payload of exactly this size is
@@ -114,7 +115,7 @@ func (c *Conn) ReadPacket(limit int) ([]byte, error) {
 			return nil, err
 		}
 		start := len(buf)
-		buf = buf[:start+length]
+		buf = slices.Grow(buf, length)[:start+length]
 		if _, err := io.ReadFull(c.r, buf[start:]); err != nil {
 			return nil, err
 		}

@@ -1,0 +1,305 @@
+package backend
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/mysqlmux/mysqlmux/internal/wire"
+)
+
+// sink accepts loopback connections and discards what they send, standing in for a server.
+func sink(t testing.TB) string {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() { _, _ = io.Copy(io.Discard, c); c.Close() }()
+		}
+	}()
+	return ln.Addr().String()
+}
+
+// fakeDialer counts dials and makes connections to a sink.
+type fakeDialer struct {
+	addr  string
+	dials atomic.Int64
+	fail  atomic.Bool
+	delay time.Duration
+}
+
+func (f *fakeDialer) dial(ctx context.Context, key Key, db string) (*Conn, error) {
+	f.dials.Add(1)
+	if f.delay > 0 {
+		time.Sleep(f.delay)
+	}
+	if f.fail.Load() {
+		return nil, errors.New("connection refused")
+	}
+	nc, err := net.Dial("tcp", f.addr)
+	if err != nil {
+		return nil, err
+	}
+	now := time.Now()
+	return &Conn{Conn: wire.NewConn(nc, 1024, 1024), Key: key, DB: db, created: now, lastUsed: now}, nil
+}
+
+func newTestPool(t *testing.T, s Settings) (*Pool, *fakeDialer) {
+	f := &fakeDialer{addr: sink(t)}
+	p := NewPool("test:3306", f.dial, s)
+	t.Cleanup(p.Close)
+	return p, f
+}
+
+var app = Want{Key: Key{User: "app"}, DB: "test"}
+
+func TestPoolCapHoldsUnderContention(t *testing.T) {
+	p, f := newTestPool(t, Settings{MaxConns: 3, AcquireTimeout: 5 * time.Second})
+	f.delay = time.Millisecond
+	var inUse, peak atomic.Int64
+	var wg sync.WaitGroup
+	for i := 0; i < 40; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for j := 0; j < 20; j++ {
+				c, err := p.Acquire(context.Background(), app)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				n := inUse.Add(1)
+				for {
+					m := peak.Load()
+					if n <= m || peak.CompareAndSwap(m, n) {
+						break
+					}
+				}
+				if st := p.Stats(); st.Open > 3 {
+					t.Errorf("open %d above cap 3", st.Open)
+				}
+				time.Sleep(50 * time.Microsecond)
+				inUse.Add(-1)
+				p.Release(c)
+			}
+		}()
+	}
+	wg.Wait()
+	if peak.Load() > 3 {
+		t.Fatalf("peak in use %d above cap 3", peak.Load())
+	}
+	st := p.Stats()
+	if st.InUse != 0 || st.Open != st.Idle || st.Open > 3 {
+		t.Fatalf("inconsistent stats after the run: %+v", st)
+	}
+	if f.dials.Load() > 3 {
+		t.Fatalf("dialled %d connections; 3 should serve everyone", f.dials.Load())
+	}
+	if st.WaitCount == 0 {
+		t.Fatalf("40 clients on cap 3 never waited: %+v", st)
+	}
+}
+
+func TestPoolAcquireTimeout(t *testing.T) {
+	p, _ := newTestPool(t, Settings{MaxConns: 1, AcquireTimeout: 200 * time.Millisecond})
+	held, err := p.Acquire(context.Background(), app)
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	_, err = p.Acquire(context.Background(), app)
+	var te *AcquireTimeoutError
+	if !errors.As(err, &te) {
+		t.Fatalf("got %v, want AcquireTimeoutError", err)
+	}
+	if d := time.Since(start); d < 150*time.Millisecond {
+		t.Fatalf("gave up after %v, before the timeout", d)
+	}
+	if te.Cap != 1 || te.Waiting != 1 || te.Backend != "test:3306" {
+		t.Fatalf("error fields: %+v", te)
+	}
+	p.Release(held)
+	c, err := p.Acquire(context.Background(), app)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.Release(c)
+	if st := p.Stats(); st.Timeouts != 1 || st.Waiting != 0 {
+		t.Fatalf("stats: %+v", st)
+	}
+}
+
+func TestPoolFIFO(t *testing.T) {
+	p, _ := newTestPool(t, Settings{MaxConns: 1, AcquireTimeout: 5 * time.Second})
+	held, _ := p.Acquire(context.Background(), app)
+	var order []int
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for i := 0; i < 5; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c, err := p.Acquire(context.Background(), app)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			mu.Lock()
+			order = append(order, i)
+			mu.Unlock()
+			p.Release(c)
+		}()
+		for p.Stats().Waiting != i+1 { // queue them in a known order
+			time.Sleep(time.Millisecond)
+		}
+	}
+	p.Release(held)
+	wg.Wait()
+	for i, v := range order {
+		if v != i {
+			t.Fatalf("served in order %v, want FIFO", order)
+		}
+	}
+}
+
+// A waiter that times out just as a connection is handed to it must not leak the connection.
+func TestPoolCancelRace(t *testing.T) {
+	p, _ := newTestPool(t, Settings{MaxConns: 2, AcquireTimeout: time.Millisecond})
+	var wg sync.WaitGroup
+	for i := 0; i < 20; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for j := 0; j < 200; j++ {
+				if c, err := p.Acquire(context.Background(), app); err == nil {
+					p.Release(c)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if st := p.Stats(); st.InUse != 0 || st.Open != st.Idle || st.Waiting != 0 {
+		t.Fatalf("leaked after the race: %+v", st)
+	}
+}
+
+func TestPoolOtherUserTakesIdleSlot(t *testing.T) {
+	p, f := newTestPool(t, Settings{MaxConns: 1, AcquireTimeout: time.Second})
+	c, _ := p.Acquire(context.Background(), app)
+	p.Release(c)
+	other := Want{Key: Key{User: "other"}, DB: "test"}
+	c2, err := p.Acquire(context.Background(), other)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c2.Key.User != "other" || f.dials.Load() != 2 {
+		t.Fatalf("got a %q connection after %d dials", c2.Key.User, f.dials.Load())
+	}
+	p.Release(c2)
+	if st := p.Stats(); st.Open != 1 {
+		t.Fatalf("open %d, want 1", st.Open)
+	}
+}
+
+func TestPoolNoDatabaseNeedsCleanConnection(t *testing.T) {
+	p, f := newTestPool(t, Settings{MaxConns: 2, AcquireTimeout: time.Second})
+	c, _ := p.Acquire(context.Background(), app)
+	p.Release(c)
+	c2, err := p.Acquire(context.Background(), Want{Key: app.Key})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c2.DB != "" || f.dials.Load() != 2 {
+		t.Fatalf("a session without a database got a connection in %q", c2.DB)
+	}
+	p.Release(c2)
+	// The reverse is fine: a clean connection can be given a database.
+	c3, _ := p.Acquire(context.Background(), app)
+	p.Release(c3)
+	if f.dials.Load() != 2 {
+		t.Fatalf("dialled again: %d", f.dials.Load())
+	}
+}
+
+func TestPoolDialFailureTimesOutWithCause(t *testing.T) {
+	p, f := newTestPool(t, Settings{MaxConns: 2, AcquireTimeout: 150 * time.Millisecond})
+	f.fail.Store(true)
+	_, err := p.Acquire(context.Background(), app)
+	var te *AcquireTimeoutError
+	if !errors.As(err, &te) || te.LastErr == nil {
+		t.Fatalf("got %v, want a timeout naming the dial error", err)
+	}
+	if st := p.Stats(); st.Open != 0 || st.InUse != 0 || st.DialErrors < 2 {
+		t.Fatalf("stats after failed dials: %+v", st)
+	}
+	f.fail.Store(false)
+	c, err := p.Acquire(context.Background(), app)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.Release(c)
+}
+
+func TestPoolIdleTimeoutAndDeadConnections(t *testing.T) {
+	p, f := newTestPool(t, Settings{MaxConns: 2, AcquireTimeout: time.Second, IdleTimeout: 100 * time.Millisecond})
+	c, _ := p.Acquire(context.Background(), app)
+	p.Release(c)
+	deadline := time.Now().Add(3 * time.Second)
+	for p.Stats().Open != 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("idle connection not closed: %+v", p.Stats())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if st := p.Stats(); st.ClosedIdle != 1 {
+		t.Fatalf("stats: %+v", st)
+	}
+	// A connection the server closed while idle is not lent.
+	c, _ = p.Acquire(context.Background(), app)
+	c.lastUsed = time.Now().Add(-time.Hour)
+	p.Release(c)
+	p.mu.Lock()
+	p.idle[0].lastUsed = time.Now().Add(-2 * time.Second)
+	_ = p.idle[0].NetConn().(*net.TCPConn).CloseRead()
+	p.mu.Unlock()
+	dials := f.dials.Load()
+	c, err := p.Acquire(context.Background(), app)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f.dials.Load() != dials+1 {
+		t.Fatal("a dead idle connection was lent")
+	}
+	p.Release(c)
+}
+
+func TestPoolLowerCapOnReload(t *testing.T) {
+	p, _ := newTestPool(t, Settings{MaxConns: 3, AcquireTimeout: time.Second})
+	var cs []*Conn
+	for i := 0; i < 3; i++ {
+		c, _ := p.Acquire(context.Background(), app)
+		cs = append(cs, c)
+	}
+	p.Release(cs[0])
+	p.SetSettings(Settings{MaxConns: 1, AcquireTimeout: time.Second})
+	if st := p.Stats(); st.Open != 2 || st.Idle != 0 {
+		t.Fatalf("after lowering the cap: %+v", st)
+	}
+	p.Release(cs[1])
+	p.Release(cs[2])
+	if st := p.Stats(); st.Open != 1 {
+		t.Fatalf("open %d, want the new cap 1", st.Open)
+	}
+}
