@@ -28,10 +28,6 @@ const (
 // client may only borrow a connection opened with the same ones.
 const ConnectFlags = wire.ClientFoundRows | wire.ClientIgnoreSpace | wire.ClientMultiStatements
 
-// HandshakeCollation is the collation backend connections log in with (utf8mb4_general_ci).
-// go-mysql's default id 255 does not exist on MariaDB and would leave the session in latin1.
-const HandshakeCollation = 45
-
 // Key says which connections a client may borrow: authenticated as User, opened with Flags
 // (a subset of ConnectFlags).
 type Key struct {
@@ -54,9 +50,13 @@ type Conn struct {
 	// DB is the default database. Set at login, then by the borrowing session from each response
 	// (session tracking reports every change, so it is authoritative).
 	DB string
-	// Collation is the character set/collation id of the connection: HandshakeCollation at login
-	// and after a reset, then whatever the borrowing session last made it.
-	Collation uint8
+	// State is the session state the connection carries, opaque to this package: nil at login
+	// and after Reset, then whatever the last borrowing session left (it sets this; the proxy
+	// replays differences, so it must be exact).
+	State any
+
+	// initSQL runs after login and after every reset (the proxy's session-tracking settings).
+	initSQL string
 
 	created  time.Time
 	lastUsed time.Time
@@ -73,6 +73,8 @@ type Dialer struct {
 	Password func(user string) (string, bool)
 	// Timeout bounds dial plus login.
 	Timeout time.Duration
+	// InitSQL, if set, runs on every new connection and after every reset.
+	InitSQL string
 }
 
 // ErrUnknownUser is returned when the dialer has no password for the key's user.
@@ -135,16 +137,28 @@ func (d *Dialer) Dial(ctx context.Context, key Key, db string) (*Conn, error) {
 		}
 	}
 	now := time.Now()
-	return &Conn{
-		Conn:      wire.NewConn(nc, readBufferSize, writeBufferSize),
-		ThreadID:  cc.GetConnectionID(),
-		Key:       key,
-		Caps:      caps,
-		DB:        db,
-		Collation: HandshakeCollation,
-		created:   now,
-		lastUsed:  now,
-	}, nil
+	c := &Conn{
+		Conn:     wire.NewConn(nc, readBufferSize, writeBufferSize),
+		ThreadID: cc.GetConnectionID(),
+		Key:      key,
+		Caps:     caps,
+		DB:       db,
+		initSQL:  d.InitSQL,
+		created:  now,
+		lastUsed: now,
+	}
+	if c.initSQL != "" {
+		if dl, ok := ctx.Deadline(); ok {
+			_ = nc.SetDeadline(dl)
+		}
+		err := c.Roundtrip(append([]byte{byte(wire.ComQuery)}, c.initSQL...))
+		_ = nc.SetDeadline(time.Time{})
+		if err != nil {
+			_ = c.Close()
+			return nil, fmt.Errorf("backend %s: initializing connection: %w", d.Addr, err)
+		}
+	}
+	return c, nil
 }
 
 // Alive reports whether an idle connection is still usable: the server has not closed it and
@@ -209,14 +223,75 @@ func (c *Conn) ReadOKOrErr() error {
 }
 
 // Reset sends COM_RESET_CONNECTION: the server rolls back, drops temporary tables, user
-// variables, locks and prepared statements, and restores the login character set. The default
-// database stays.
+// variables, locks and prepared statements, and restores the login character set and the global
+// variable values. The default database stays. The init statement is sent in the same round trip.
 func (c *Conn) Reset() error {
-	if err := c.Roundtrip([]byte{byte(wire.ComResetConnection)}); err != nil {
+	if err := c.Command([]byte{byte(wire.ComResetConnection)}); err != nil {
 		return err
 	}
-	c.Collation = HandshakeCollation
+	if c.initSQL != "" {
+		if err := c.Command(append([]byte{byte(wire.ComQuery)}, c.initSQL...)); err != nil {
+			return err
+		}
+	}
+	if err := c.Flush(); err != nil {
+		return err
+	}
+	err := c.ReadOKOrErr()
+	if c.initSQL != "" {
+		if err2 := c.ReadOKOrErr(); err == nil {
+			err = err2
+		}
+	}
+	if err != nil {
+		return err
+	}
+	c.State = nil
 	return nil
+}
+
+// QueryValue runs a query returning one row of one column and returns it as text; null reports
+// SQL NULL. For the proxy's own small checks, not for client statements.
+func (c *Conn) QueryValue(query string) (value string, null bool, err error) {
+	if err := c.Command(append([]byte{byte(wire.ComQuery)}, query...)); err != nil {
+		return "", false, err
+	}
+	if err := c.Flush(); err != nil {
+		return "", false, err
+	}
+	p, err := c.ReadPacket(wire.MaxPayload)
+	if err != nil {
+		return "", false, err
+	}
+	if p[0] == wire.HeaderErr {
+		e, _ := wire.ParseErr(p)
+		return "", false, e
+	}
+	if p[0] == wire.HeaderOK {
+		return "", false, fmt.Errorf("%w: no result set for %q", wire.ErrMalformed, query)
+	}
+	// Column definitions until EOF, then rows until EOF; keep the first row's first column.
+	for eofs, rows := 0, 0; eofs < 2; {
+		p, err := c.ReadPacket(wire.MaxPayload)
+		if err != nil {
+			return "", false, err
+		}
+		switch {
+		case p[0] == wire.HeaderErr:
+			e, _ := wire.ParseErr(p)
+			return "", false, e
+		case wire.IsEOF(p):
+			eofs++
+		case eofs == 1 && rows == 0:
+			rows++
+			if p[0] == 0xfb {
+				null = true
+			} else if v, _, perr := wire.ReadLenencString(p); perr == nil {
+				value = string(v)
+			}
+		}
+	}
+	return value, null, nil
 }
 
 // Quit sends COM_QUIT and closes the connection.

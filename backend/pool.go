@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"sync"
 	"time"
+
+	"github.com/go-mysql-org/go-mysql/mysql"
 )
 
 // Settings are the limits of one pool; SetSettings changes them on reload.
@@ -42,6 +44,9 @@ var ErrPoolClosed = errors.New("backend: pool closed")
 type Want struct {
 	Key Key
 	DB  string // the session's default database; "" needs a connection that never selected one
+	// State is the session state the borrower will replay; an idle connection already in this
+	// state (same pointer) is preferred.
+	State any
 }
 
 // grant is what a waiter is handed: a connection, or (conn nil) a slot it must dial into itself.
@@ -170,7 +175,7 @@ func (p *Pool) Acquire(ctx context.Context, w Want) (*Conn, error) {
 		p.mu.Unlock()
 		p.releaseSlot()
 		lastErr = err
-		if errors.Is(err, ErrUnknownUser) {
+		if !retryable(err) {
 			return nil, err
 		}
 		select {
@@ -264,21 +269,29 @@ func (p *Pool) timeoutError(timeout time.Duration, lastErr error) error {
 		Timeout: timeout, LastErr: lastErr}
 }
 
-// matchIdleLocked picks the most recently used idle connection for w: same user and flags, and
-// the same database if one is idle (saves a COM_INIT_DB). A session without a database can only
-// use a connection that never selected one: MySQL has no way back to "no database".
+// matchIdleLocked picks an idle connection for w: same user and flags, preferring the most
+// recently used one that already has the session's database and state (no replay), then one with
+// the database. A session without a database can only use a connection that never selected one:
+// MySQL has no way back to "no database".
 func (p *Pool) matchIdleLocked(w Want) int {
-	best := -1
+	best, bestScore := -1, -1
 	for i := len(p.idle) - 1; i >= 0; i-- {
 		c := p.idle[i]
 		if !fits(c, w) {
 			continue
 		}
+		score := 0
 		if c.DB == w.DB {
+			score += 2
+		}
+		if c.State == w.State {
+			score++
+		}
+		if score == 3 {
 			return i
 		}
-		if best < 0 {
-			best = i
+		if score > bestScore {
+			best, bestScore = i, score
 		}
 	}
 	return best
@@ -418,4 +431,17 @@ func (p *Pool) janitor() {
 			c.Quit()
 		}
 	}
+}
+
+// retryable says whether a failed dial may succeed if tried again: the server was unreachable or
+// full (ERROR 1040), as opposed to refusing the login itself (unknown database, access denied).
+func retryable(err error) bool {
+	if errors.Is(err, ErrUnknownUser) {
+		return false
+	}
+	var me *mysql.MyError
+	if errors.As(err, &me) {
+		return me.Code == mysql.ER_CON_COUNT_ERROR
+	}
+	return true
 }

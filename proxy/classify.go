@@ -64,15 +64,17 @@ var keywords = map[string]keyword{
 
 // Features of a statement found anywhere in its text (outside strings and comments).
 const (
-	featUserVar       uint32 = 1 << iota // @name (not @@system_variable)
-	featMulti                            // a second statement after ';'
-	featGetLock                          // GET_LOCK(
-	featReleaseLock                      // RELEASE_LOCK( / RELEASE_ALL_LOCKS(
-	featCalcFoundRows                    // SQL_CALC_FOUND_ROWS
-	featFoundRows                        // FOUND_ROWS(
-	featLastInsertID                     // LAST_INSERT_ID(
-	featTemporary                        // TEMPORARY
-	featLock                             // LOCK as a word (FLUSH TABLES WITH READ LOCK)
+	featUserVar         uint32 = 1 << iota // @name (not @@system_variable)
+	featMulti                              // a second statement after ';'
+	featGetLock                            // GET_LOCK(
+	featReleaseLock                        // RELEASE_LOCK( / RELEASE_ALL_LOCKS(
+	featCalcFoundRows                      // SQL_CALC_FOUND_ROWS
+	featFoundRows                          // FOUND_ROWS(
+	featLastInsertID                       // LAST_INSERT_ID(
+	featTemporary                          // TEMPORARY
+	featLock                               // LOCK as a word (FLUSH TABLES WITH READ LOCK)
+	featAssignVar                          // a user variable written outside SET: ":=", or INTO @x
+	featSetLastInsertID                    // LAST_INSERT_ID(expr): sets the value
 )
 
 var featureWords = map[string]uint32{
@@ -100,6 +102,7 @@ func classify(q []byte) stmtInfo {
 	var info stmtInfo
 	first := true
 	ended := false // a ';' has been seen; any further word is a second statement
+	into := false  // the last word was INTO
 	var up [maxWord]byte
 	for i := 0; i < len(q); {
 		c := q[i]
@@ -139,6 +142,9 @@ func classify(q []byte) stmtInfo {
 		case c == ';':
 			ended = true
 			i++
+		case c == ':' && i+1 < len(q) && q[i+1] == '=':
+			info.feats |= featAssignVar
+			i += 2
 		case c == '@':
 			if ended {
 				info.feats |= featMulti
@@ -150,6 +156,9 @@ func classify(q []byte) stmtInfo {
 				}
 			} else {
 				info.feats |= featUserVar
+				if into {
+					info.feats |= featAssignVar
+				}
 				i++
 			}
 		case isWordByte(c):
@@ -161,6 +170,10 @@ func classify(q []byte) stmtInfo {
 				info.feats |= featMulti
 			}
 			n := i - start
+			into = n == 4 && (q[start]|0x20) == 'i' && (q[start+1]|0x20) == 'n' && (q[start+2]|0x20) == 't' && (q[start+3]|0x20) == 'o'
+			if into {
+				continue
+			}
 			if n > maxWord || (c >= '0' && c <= '9') {
 				first = false
 				continue
@@ -179,12 +192,32 @@ func classify(q []byte) stmtInfo {
 			}
 			if f, ok := featureWords[string(w)]; ok {
 				info.feats |= f
+				if f == featLastInsertID && setsValue(q, i) {
+					info.feats |= featSetLastInsertID
+				}
 			}
+		case c == ' ' || c == '\t' || c == '\n' || c == '\r':
+			i++
+			continue
 		default:
 			i++
 		}
+		into = false
 	}
 	return info
+}
+
+// setsValue reports whether the call at q[i:] has an argument: "(expr)" rather than "()".
+func setsValue(q []byte, i int) bool {
+	for i < len(q) && (q[i] == ' ' || q[i] == '\t' || q[i] == '\n' || q[i] == '\r') {
+		i++
+	}
+	if i >= len(q) || q[i] != '(' {
+		return false
+	}
+	for i++; i < len(q) && (q[i] == ' ' || q[i] == '\t' || q[i] == '\n' || q[i] == '\r'); i++ {
+	}
+	return i < len(q) && q[i] != ')'
 }
 
 func isWordByte(c byte) bool {
@@ -219,47 +252,4 @@ func indexComment(q []byte, from int) int {
 		}
 	}
 	return -1
-}
-
-// pinsFor decides which sticky pins a statement sets. It is the one place that says what the
-// router cannot share yet.
-func pinsFor(info stmtInfo) PinReason {
-	var p PinReason
-	if info.has(featMulti) {
-		p |= PinMultiStatement
-	}
-	if info.has(featUserVar) {
-		p |= PinUserVariable
-	}
-	if info.has(featGetLock) {
-		p |= PinGetLock
-	}
-	if info.has(featCalcFoundRows) {
-		p |= PinFoundRows
-	}
-	switch info.kw {
-	case kwSelect, kwInsert, kwUpdate, kwDelete, kwReplace, kwWith, kwShow, kwDescribe, kwExplain,
-		kwBegin, kwStart, kwCommit, kwRollback, kwSavepoint, kwRelease, kwUse, kwDrop, kwAlter,
-		kwTruncate, kwRename, kwGrant, kwRevoke, kwAnalyze, kwOptimize, kwCheck, kwRepair, kwKill,
-		kwValues, kwTable, kwDo:
-	case kwCreate:
-		if info.has(featTemporary) {
-			p |= PinTempTable
-		}
-	case kwFlush:
-		if info.has(featLock) {
-			p |= PinLockTables
-		}
-	case kwLock, kwUnlock:
-		p |= PinLockTables
-	case kwSet:
-		p |= PinSet
-	case kwPrepare, kwExecute, kwDeallocate:
-		p |= PinPrepare
-	case kwCall:
-		p |= PinCall
-	default:
-		p |= PinOther
-	}
-	return p
 }

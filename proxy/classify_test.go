@@ -2,7 +2,7 @@ package proxy
 
 import "testing"
 
-func TestClassify(t *testing.T) {
+func TestAnalyze(t *testing.T) {
 	cases := []struct {
 		q    string
 		kw   keyword
@@ -25,38 +25,75 @@ func TestClassify(t *testing.T) {
 		{"BEGIN", kwBegin, 0},
 		{"START TRANSACTION READ ONLY", kwStart, 0},
 		{"COMMIT", kwCommit, 0},
-		{"SET NAMES utf8mb4", kwSet, PinSet},
-		{"set @x = 1", kwSet, PinSet | PinUserVariable},
-		{"SELECT @x", kwSelect, PinUserVariable},
+		{"SET NAMES utf8mb4", kwSet, 0},
+		{"SET SESSION sql_mode='ANSI', time_zone='+00:00'", kwSet, 0},
+		{"SET TRANSACTION ISOLATION LEVEL SERIALIZABLE", kwSet, 0},
+		{"SET GLOBAL max_connections=10", kwSet, 0},
+		{"set @x = 1", kwSet, 0},
+		{"SET @m = @@sql_mode", kwSet, PinUserVariable},
+		{"SET insert_id = 5", kwSet, PinUntracked},
+		{"SET session_track_system_variables = ''", kwSet, PinUntracked},
+		{"SET ROLE r1", kwSet, PinSet},
+		{"SET STATEMENT max_statement_time=1 FOR SELECT 1", kwSet, 0},
+		{"SELECT @x", kwSelect, 0},
+		{"INSERT INTO t VALUES (@x)", kwInsert, 0},
 		{"SELECT c INTO @v FROM t", kwSelect, PinUserVariable},
-		{"SELECT 1; CREATE TEMPORARY TABLE t (a int)", kwSelect, PinMultiStatement},
+		{"SELECT @v := 1", kwSelect, PinUserVariable},
+		{"SELECT 1; CREATE TEMPORARY TABLE t (a int)", kwSelect, 0},
 		{"CREATE TEMPORARY TABLE t (a int)", kwCreate, PinTempTable},
 		{"CREATE TABLE t (a int)", kwCreate, 0},
 		{"LOCK TABLES t WRITE", kwLock, PinLockTables},
-		{"UNLOCK TABLES", kwUnlock, PinLockTables},
+		{"UNLOCK TABLES", kwUnlock, 0},
 		{"FLUSH TABLES WITH READ LOCK", kwFlush, PinLockTables},
 		{"SELECT GET_LOCK('k', 0)", kwSelect, PinGetLock},
 		{"SELECT get_lock ('k', 0)", kwSelect, PinGetLock},
-		{"SELECT SQL_CALC_FOUND_ROWS * FROM t LIMIT 1", kwSelect, PinFoundRows},
+		{"SELECT SQL_CALC_FOUND_ROWS * FROM t LIMIT 1", kwSelect, 0},
+		{"SELECT LAST_INSERT_ID()", kwSelect, 0},
+		{"SELECT LAST_INSERT_ID(5)", kwSelect, PinUntracked},
+		{"UPDATE t SET id = LAST_INSERT_ID(id + 1)", kwUpdate, 0},
 		{"PREPARE s FROM 'SELECT 1'", kwPrepare, PinPrepare},
-		{"CALL p()", kwCall, PinCall},
-		{"/*!40101 SET @OLD_CHARACTER_SET_CLIENT=@@CHARACTER_SET_CLIENT */", kwSet, PinSet | PinUserVariable},
-		{"/*M!100100 SET sql_mode='' */", kwSet, PinSet},
+		{"CALL p()", kwCall, 0},
+		{"/*!40101 SET @OLD_CHARACTER_SET_CLIENT=@@CHARACTER_SET_CLIENT */", kwSet, PinUserVariable},
+		{"/*M!100100 SET sql_mode='' */", kwSet, 0},
 		{"HANDLER t OPEN", kwHandler, PinOther},
-		{"XA START 'x'", kwXA, PinOther},
+		{"XA START 'x'", kwXA, PinXA},
 		{"LOAD DATA LOCAL INFILE 'f' INTO TABLE t", kwLoad, PinOther},
 		{"FOOBAR", kwOther, PinOther},
 		{"", kwOther, PinOther},
 		{"/* unterminated", kwOther, PinOther},
 	}
+	var ps parsers
 	for _, c := range cases {
-		info := classify([]byte(c.q))
-		if info.kw != c.kw || pinsFor(info) != c.pins {
-			t.Errorf("%q: keyword %d pins %q, want %d %q", c.q, info.kw, pinsFor(info), c.kw, c.pins)
+		pl := ps.analyze([]byte(c.q), "test", false)
+		if pl.info.kw != c.kw || pl.pins != c.pins {
+			t.Errorf("%q: keyword %d pins %q, want %d %q", c.q, pl.info.kw, pl.pins, c.kw, c.pins)
 		}
 	}
-	if !classify([]byte("SELECT LAST_INSERT_ID()")).has(featLastInsertID) {
-		t.Error("LAST_INSERT_ID not seen")
+}
+
+func TestAnalyzeEffects(t *testing.T) {
+	var ps parsers
+	pl := ps.analyze([]byte("SET @a = 'x''y', @b := -5, @c = NULL"), "test", false)
+	if pl.userVars["a"] != "'x''y'" || pl.userVars["b"] != "-5" || pl.userVars["c"] != "NULL" {
+		t.Errorf("user vars: %q", pl.userVars)
+	}
+	if pl = ps.analyze([]byte("SET NAMES utf8mb4 COLLATE utf8mb4_unicode_ci"), "test", false); pl.collation != "utf8mb4_unicode_ci" {
+		t.Errorf("collation %q", pl.collation)
+	}
+	if pl = ps.analyze([]byte("CREATE TEMPORARY TABLE tmp1 (a int)"), "test", false); len(pl.tempCreate) != 1 || pl.tempCreate[0] != "test.tmp1" {
+		t.Errorf("temp create %q", pl.tempCreate)
+	}
+	if pl = ps.analyze([]byte("DROP TABLE tmp1, other.t2"), "test", true); len(pl.tempDrop) != 2 || pl.tempDrop[1] != "other.t2" {
+		t.Errorf("temp drop %q", pl.tempDrop)
+	}
+	if pl = ps.analyze([]byte("SELECT GET_LOCK('a', 1), GET_LOCK('b', 1)"), "test", false); len(pl.lockNames) != 2 || pl.unknownLock {
+		t.Errorf("locks %q unknown=%v", pl.lockNames, pl.unknownLock)
+	}
+	if pl = ps.analyze([]byte("SELECT GET_LOCK(CONCAT('a', id), 1) FROM t"), "test", false); !pl.unknownLock {
+		t.Error("a computed lock name must be unknown")
+	}
+	if pl = ps.analyze([]byte("DEALLOCATE PREPARE s1"), "test", false); pl.deallocate != "s1" {
+		t.Errorf("deallocate %q", pl.deallocate)
 	}
 }
 

@@ -17,6 +17,11 @@ import (
 // fallbackVersion is announced when no backend answered at start.
 const fallbackVersion = "5.5.5-10.11.0-MariaDB-mysqlmux"
 
+// trackingSQL turns on the session tracking the router relies on: the server reports every
+// system variable, schema and transaction-characteristics change in its OK packets.
+const trackingSQL = "SET SESSION session_track_system_variables = '*', session_track_schema = ON, " +
+	"session_track_state_change = ON, session_track_transaction_info = 'CHARACTERISTICS'"
+
 // Instance is a running proxy: listener, frontend server, router and pools, built from a
 // Config. cmd/mysqlmux runs one; tests start them in-process.
 type Instance struct {
@@ -116,7 +121,8 @@ func (in *Instance) buildPools(cfg *config.Config) []*backend.Pool {
 		if ok {
 			p.SetSettings(poolSettings(cfg, b))
 		} else {
-			d := &backend.Dialer{Addr: b.Address, Password: in.users.Password, Timeout: cfg.Pool.ConnectTimeout.Duration}
+			d := &backend.Dialer{Addr: b.Address, Password: in.users.Password,
+				Timeout: cfg.Pool.ConnectTimeout.Duration, InitSQL: trackingSQL}
 			p = backend.NewPool(b.Address, d.Dial, poolSettings(cfg, b))
 		}
 		keep[b.Address] = p

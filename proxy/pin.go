@@ -4,29 +4,36 @@ import "strings"
 
 // PinReason is a set of reasons that keep a session on one backend connection. A session with
 // any reason set keeps its connection between statements; with none, it gives it back after each.
+// Every reason ends when its cause does (noted per reason); "until reset" ones end with
+// COM_RESET_CONNECTION, COM_CHANGE_USER or the end of the client connection.
 type PinReason uint32
 
-// The reasons. Transaction and AutocommitOff follow the server's status flags after every
-// response; the others are set by the classifier.
+// The reasons.
 const (
-	PinTransaction    PinReason = 1 << iota // SERVER_STATUS_IN_TRANS: a transaction is open
-	PinAutocommitOff                        // autocommit=0: every statement opens a transaction
-	PinSet                                  // SET of session state not yet tracked
-	PinUserVariable                         // user variables (@x)
-	PinTempTable                            // CREATE TEMPORARY TABLE
-	PinLockTables                           // LOCK TABLES / FLUSH TABLES WITH READ LOCK
-	PinGetLock                              // GET_LOCK()
-	PinPrepare                              // text-protocol PREPARE / EXECUTE / DEALLOCATE
-	PinStatement                            // binary-protocol prepared statements are open
-	PinCall                                 // CALL of a stored procedure
-	PinMultiStatement                       // several statements in one COM_QUERY
-	PinFoundRows                            // SQL_CALC_FOUND_ROWS
-	PinOther                                // a statement or command the router cannot prove harmless
+	PinTransaction       PinReason = 1 << iota // SERVER_STATUS_IN_TRANS; ends with the transaction
+	PinTxCharacteristics                       // SET TRANSACTION (one-shot); ends with the next transaction
+	PinSet                                     // a SET the parser could not read; until reset
+	PinUserVariable                            // a user variable set from an expression; until reset
+	PinTempTable                               // temporary tables exist; until the last is dropped
+	PinLockTables                              // LOCK TABLES / FLUSH ... WITH READ LOCK; until UNLOCK TABLES
+	PinGetLock                                 // GET_LOCK() held; until the locks are released
+	PinPrepare                                 // text PREPARE; until DEALLOCATE
+	PinStatement                               // binary prepared statements open; until closed
+	PinXA                                      // XA transaction; until XA COMMIT / ROLLBACK
+	PinUntracked                               // state the server reports changed that cannot be replayed; until reset
+	PinWarnings                                // the last statement left warnings or an error; through the next statement
+	PinFoundRows                               // SQL_CALC_FOUND_ROWS; through the next statement
+	PinOther                                   // a command the router cannot prove harmless; until reset
 )
 
-var pinNames = [...]string{"transaction", "autocommit_off", "set", "user_variable", "temp_table",
-	"lock_tables", "get_lock", "prepare", "prepared_statement", "call", "multi_statement",
-	"found_rows", "other"}
+var pinNames = [...]string{"transaction", "transaction_characteristics", "set", "user_variable",
+	"temp_table", "lock_tables", "get_lock", "prepare", "prepared_statement", "xa", "untracked_state",
+	"warnings", "found_rows", "other"}
+
+// nextStatementPins last through the next statement only. While a session holds its connection
+// only for these, it gives it back after a short idle grace rather than hold it while the client
+// sleeps.
+const nextStatementPins = PinWarnings | PinFoundRows
 
 // String lists the reasons by name, e.g. "transaction,user_variable"; "" for none.
 func (p PinReason) String() string {

@@ -1,8 +1,10 @@
 package proxy
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/mysqlmux/mysqlmux/backend"
 	"github.com/mysqlmux/mysqlmux/frontend"
@@ -34,6 +36,14 @@ type outcome struct {
 	// schema is the default database the server reported changed (session tracking).
 	schema        string
 	schemaChanged bool
+	// vars are the system variables the server reported changed (session tracking).
+	vars []varChange
+	// stateChanged: the server reported a session state change it does not detail (user
+	// variables, temporary tables, prepared statements, ...).
+	stateChanged bool
+	// txCharsKnown: the response reported the pending transaction characteristics;
+	// txCharsPending: a one-shot SET TRANSACTION waits for the next transaction.
+	txCharsKnown, txCharsPending bool
 	// stmtID is the statement id of a successful COM_STMT_PREPARE.
 	stmtID   uint32
 	prepared bool
@@ -165,8 +175,17 @@ func (r *relay) ok(pkt []byte, whole bool) (more bool, err error) {
 	}
 	if len(ok.SessionState) > 0 {
 		err = wire.EachStateChange(ok.SessionState, func(ch wire.StateChange) error {
-			if ch.Type == wire.TrackSchema {
+			switch ch.Type {
+			case wire.TrackSchema:
 				r.out.schema, r.out.schemaChanged = string(ch.Name), true
+			case wire.TrackSystemVariables:
+				r.out.vars = append(r.out.vars, varChange{name: strings.ToLower(string(ch.Name)), value: string(ch.Value)})
+			case wire.TrackStateChange:
+				r.out.stateChanged = true
+			case wire.TrackTxCharacteristic:
+				// The value is itself a length-encoded string: empty when nothing is pending.
+				r.out.txCharsKnown = true
+				r.out.txCharsPending = len(ch.Value) > 1 && !bytes.HasPrefix(ch.Value[1:], []byte("START TRANSACTION"))
 			}
 			return nil
 		})

@@ -37,6 +37,9 @@ type Router struct {
 	settings atomic.Pointer[Settings]
 	draining atomic.Bool
 
+	parsers parsers
+	states  stateTable
+
 	// knownDBs caches recent successful checks of the database named at login ("user\x00db").
 	dbMu     sync.Mutex
 	knownDBs map[string]time.Time

@@ -3,9 +3,12 @@ package proxy
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net"
+	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -39,18 +42,26 @@ type Session struct {
 
 	// The client's session state as a direct connection would have it. Authoritative: it is
 	// replayed onto whatever connection the session borrows.
-	db           string // default database; from login, COM_INIT_DB and session tracking
-	collation    uint8  // character set; from login
-	lastInsertID uint64 // from OK packets; what LAST_INSERT_ID() must return
+	db           string        // default database; from login, COM_INIT_DB and session tracking
+	state        *sessionState // variables; from login (character set), then session tracking
+	lastInsertID uint64        // from OK packets; what LAST_INSERT_ID() must return
 	pins         PinReason
-	openStmts    map[uint32]struct{} // binary prepared statements open on be
+
+	// What keeps pins alive, so each pin ends when its cause does.
+	openStmts   map[uint32]struct{} // binary prepared statements open on be
+	tempTables  map[string]struct{} // temporary tables (db.name)
+	tempUnknown bool                // a temporary table we could not name
+	locks       []string            // GET_LOCK names held
+	lockUnknown bool                // a GET_LOCK we could not follow
+	prepared    map[string]struct{} // text PREPARE names
+	prepUnknown bool
 
 	relay relay
 
 	// For operators, read by other goroutines.
 	mu       sync.Mutex
 	shownDB  string
-	state    atomic.Value // string
+	activity atomic.Value // string: stateIdle or stateActive
 	shownPin atomic.Uint32
 	started  time.Time
 }
@@ -58,15 +69,15 @@ type Session struct {
 func newSession(r *Router, c *frontend.Client, pool *backend.Pool) *Session {
 	s := &Session{
 		r: r, c: c, pool: pool,
-		key:       backend.Key{User: c.User, Flags: c.RawCaps & backend.ConnectFlags},
-		db:        c.DB,
-		collation: c.Collation,
-		shownDB:   c.DB,
-		started:   time.Now(),
+		key:     backend.Key{User: c.User, Flags: c.RawCaps & backend.ConnectFlags},
+		db:      c.DB,
+		state:   r.states.intern(initialState(c.Collation)),
+		shownDB: c.DB,
+		started: time.Now(),
 	}
 	s.relay.cl = c
 	s.relay.strip = c.Caps&wire.ClientSessionTrack == 0
-	s.state.Store(stateIdle)
+	s.activity.Store(stateIdle)
 	return s
 }
 
@@ -87,7 +98,7 @@ func (s *Session) info() ClientInfo {
 	db := s.shownDB
 	s.mu.Unlock()
 	return ClientInfo{ID: s.c.ID, User: s.c.User, Address: s.c.Addr, Database: db,
-		State: s.state.Load().(string), PinnedReason: PinReason(s.shownPin.Load()).String(),
+		State: s.activity.Load().(string), PinnedReason: PinReason(s.shownPin.Load()).String(),
 		Backend: s.pool.Addr(), Since: s.started}
 }
 
@@ -102,6 +113,10 @@ func (s *Session) abort() {
 	}
 }
 
+// softPinGrace is how long a session keeps its connection, idle, for a next-statement pin
+// (warnings, FOUND_ROWS) before giving it back.
+const softPinGrace = time.Second
+
 func (s *Session) run(ctx context.Context) {
 	defer s.end()
 	for {
@@ -110,43 +125,68 @@ func (s *Session) run(ctx context.Context) {
 		if settings.ClientIdleTimeout > 0 {
 			deadline = time.Now().Add(settings.ClientIdleTimeout)
 		}
-		_ = s.c.NetConn().SetReadDeadline(deadline)
+		soft := s.be != nil && s.pins != 0 && s.pins&^nextStatementPins == 0
+		wait := deadline
+		if soft {
+			if g := time.Now().Add(softPinGrace); wait.IsZero() || g.Before(wait) {
+				wait = g
+			}
+		}
+		_ = s.c.NetConn().SetReadDeadline(wait)
 		// Checked after setting the deadline: Drain sets the flag before waking sessions.
 		if s.r.draining.Load() || ctx.Err() != nil {
 			return
 		}
-		s.c.Seq = 0
-		pkt, err := s.c.ReadPacket(settings.MaxPacket)
-		if err != nil {
-			if errors.Is(err, wire.ErrPacketTooLarge) {
-				_ = s.c.WriteError(&wire.Error{Code: 1153, SQLState: "08S01",
-					Message: "Got a packet bigger than 'max_allowed_packet' bytes"})
-			} else if !isClosed(err) {
-				s.r.log.Debug("client read failed", "client", s.c.ID, "err", err)
-			}
-			return
-		}
-		if len(pkt) == 0 {
-			_ = s.c.WriteError(&wire.Error{Code: 1047, SQLState: "08S01", Message: "Unknown command"})
+		_, _, err := s.c.PeekHeader()
+		if err != nil && soft && isTimeout(err) && !s.r.draining.Load() && (deadline.IsZero() || time.Now().Before(deadline)) {
+			// The client did not come back for its warnings: stop holding the connection.
+			s.pins &^= nextStatementPins
+			s.releaseIfFree()
 			continue
 		}
-		s.state.Store(stateActive)
-		s.r.stats.Commands.Add(1)
-		err = s.dispatch(pkt)
-		s.state.Store(stateIdle)
-		s.shownPin.Store(uint32(s.pins))
-		if err != nil {
-			if !errors.Is(err, errQuit) {
-				s.r.log.Debug("session ended", "client", s.c.ID, "err", err)
+		if err == nil {
+			_ = s.c.NetConn().SetReadDeadline(deadline)
+			s.c.Seq = 0
+			var pkt []byte
+			if pkt, err = s.c.ReadPacket(settings.MaxPacket); err == nil {
+				err = s.command(pkt)
+				if err == nil {
+					continue
+				}
 			}
-			return
 		}
+		if errors.Is(err, wire.ErrPacketTooLarge) {
+			s.c.Seq = 1
+			_ = s.c.WriteError(&wire.Error{Code: 1153, SQLState: "08S01",
+				Message: "Got a packet bigger than 'max_allowed_packet' bytes"})
+		} else if !errors.Is(err, errQuit) && !isClosed(err) {
+			s.r.log.Debug("session ended", "client", s.c.ID, "err", err)
+		}
+		return
 	}
 }
 
-func isClosed(err error) bool {
+// command runs one client command.
+func (s *Session) command(pkt []byte) error {
+	if len(pkt) == 0 {
+		s.c.Seq = 1
+		return s.c.WriteError(&wire.Error{Code: 1047, SQLState: "08S01", Message: "Unknown command"})
+	}
+	s.activity.Store(stateActive)
+	s.r.stats.Commands.Add(1)
+	err := s.dispatch(pkt)
+	s.activity.Store(stateIdle)
+	s.shownPin.Store(uint32(s.pins))
+	return err
+}
+
+func isTimeout(err error) bool {
 	var ne net.Error
-	return errors.Is(err, io.EOF) || errors.Is(err, net.ErrClosed) || (errors.As(err, &ne) && ne.Timeout())
+	return errors.As(err, &ne) && ne.Timeout()
+}
+
+func isClosed(err error) bool {
+	return errors.Is(err, io.EOF) || errors.Is(err, net.ErrClosed) || isTimeout(err)
 }
 
 func (s *Session) dispatch(pkt []byte) error {
@@ -157,25 +197,24 @@ func (s *Session) dispatch(pkt []byte) error {
 		return s.writeOK()
 	case wire.ComQuery:
 		s.r.stats.Queries.Add(1)
-		info := classify(pkt[1:])
-		s.pins |= pinsFor(info)
-		return s.forward(pkt, shapeResult, info.has(featLastInsertID))
+		pl := s.r.parsers.analyze(pkt[1:], s.db, len(s.tempTables) > 0 || s.tempUnknown)
+		return s.forward(pkt, shapeResult, &pl)
 	case wire.ComInitDB, wire.ComStmtReset, wire.ComDebug, wire.ComRefresh, wire.ComProcessKill:
-		return s.forward(pkt, shapeSimple, false)
+		return s.forward(pkt, shapeSimple, nil)
 	case wire.ComSetOption:
 		// Switches multi-statements on the connection: not replayed yet, so it pins.
 		s.pins |= PinOther
-		return s.forward(pkt, shapeSimple, false)
+		return s.forward(pkt, shapeSimple, nil)
 	case wire.ComFieldList:
-		return s.forward(pkt, shapeFields, false)
+		return s.forward(pkt, shapeFields, nil)
 	case wire.ComStatistics:
-		return s.forward(pkt, shapeStatistics, false)
+		return s.forward(pkt, shapeStatistics, nil)
 	case wire.ComProcessInfo:
-		return s.forward(pkt, shapeResult, false)
+		return s.forward(pkt, shapeResult, nil)
 	case wire.ComStmtPrepare:
 		s.pins |= PinStatement // hold the connection the statement will live on
-		err := s.forward(pkt, shapePrepare, false)
-		if s.relay.out.prepared {
+		err := s.forward(pkt, shapePrepare, nil)
+		if err == nil && s.relay.out.prepared {
 			if s.openStmts == nil {
 				s.openStmts = make(map[uint32]struct{})
 			}
@@ -185,11 +224,11 @@ func (s *Session) dispatch(pkt []byte) error {
 		return err
 	case wire.ComStmtExecute:
 		s.r.stats.Queries.Add(1)
-		return s.forward(pkt, shapeResult, false)
+		return s.forward(pkt, shapeResult, nil)
 	case wire.ComStmtFetch:
-		return s.forward(pkt, shapeRows, false)
+		return s.forward(pkt, shapeRows, nil)
 	case wire.ComStmtSendLongData:
-		return s.forward(pkt, shapeNone, false)
+		return s.forward(pkt, shapeNone, nil)
 	case wire.ComStmtClose:
 		if len(pkt) >= 5 {
 			delete(s.openStmts, uint32(pkt[1])|uint32(pkt[2])<<8|uint32(pkt[3])<<16|uint32(pkt[4])<<24)
@@ -197,12 +236,13 @@ func (s *Session) dispatch(pkt []byte) error {
 		if s.be == nil {
 			return nil // nothing open on any connection: nothing to close
 		}
-		err := s.forward(pkt, shapeNone, false)
+		err := s.forward(pkt, shapeNone, nil)
 		s.unpinStatementsIfNone()
 		return err
 	case wire.ComResetConnection:
 		return s.resetSession()
 	case wire.ComChangeUser:
+		s.c.Seq = 1
 		_ = s.c.WriteError(&wire.Error{Code: 1235, SQLState: "42000",
 			Message: "mysqlmux does not support COM_CHANGE_USER yet; reconnect instead"})
 		return errors.New("COM_CHANGE_USER is not supported")
@@ -219,10 +259,11 @@ func (s *Session) unpinStatementsIfNone() {
 	}
 }
 
-// forward runs one command on a backend connection and streams its response to the client.
-func (s *Session) forward(pkt []byte, shape respShape, needLastInsertID bool) error {
+// forward runs one command on a backend connection and streams its response to the client. pl
+// is the plan of a COM_QUERY, nil for other commands.
+func (s *Session) forward(pkt []byte, shape respShape, pl *plan) error {
 	s.relay.out = outcome{}
-	be, err := s.acquire(needLastInsertID)
+	be, err := s.acquire(pl != nil && pl.info.has(featLastInsertID))
 	if err != nil {
 		s.c.Seq = 1
 		return s.c.WriteError(clientError(err))
@@ -237,37 +278,161 @@ func (s *Session) forward(pkt []byte, shape respShape, needLastInsertID bool) er
 	if err != nil {
 		return s.lost(err)
 	}
-	s.update(pkt)
+	s.update(pkt, pl)
+	if pl != nil && (pl.info.has(featGetLock) || pl.releasesLock) && len(s.locks) > 0 {
+		if err := s.checkLocks(); err != nil {
+			return s.lost(err)
+		}
+	}
+	s.recomputePins()
 	s.releaseIfFree()
 	return nil
 }
 
 // update folds what the response said into the session state.
-func (s *Session) update(pkt []byte) {
+func (s *Session) update(pkt []byte, pl *plan) {
 	out := &s.relay.out
+	ok := out.errCode == 0
+	s.pins &^= nextStatementPins
 	if out.statusKnown {
-		s.pins &^= PinTransaction | PinAutocommitOff
+		s.pins &^= PinTransaction
 		if out.status&wire.StatusInTrans != 0 {
 			s.pins |= PinTransaction
 		}
-		if out.status&wire.StatusAutocommit == 0 {
-			s.pins |= PinAutocommitOff
+	}
+	if out.txCharsKnown {
+		s.pins &^= PinTxCharacteristics
+		if out.txCharsPending {
+			s.pins |= PinTxCharacteristics
 		}
 	}
 	if out.lastInsertID != 0 {
 		s.lastInsertID = out.lastInsertID
 	}
-	db, changed := out.schema, out.schemaChanged
-	if wire.Command(pkt[0]) == wire.ComInitDB && out.errCode == 0 && out.statusKnown {
-		db, changed = string(pkt[1:]), true
+	db, dbChanged := out.schema, out.schemaChanged
+	if wire.Command(pkt[0]) == wire.ComInitDB && ok && out.statusKnown {
+		db, dbChanged = string(pkt[1:]), true
 	}
-	if changed {
+	if dbChanged {
 		s.db = db
 		s.be.DB = db
 		s.mu.Lock()
 		s.shownDB = db
 		s.mu.Unlock()
 	}
+
+	next := s.state
+	if len(out.vars) > 0 {
+		for _, ch := range out.vars {
+			if unreplayable(ch.name) {
+				s.pins |= PinUntracked
+			}
+		}
+		next = next.withVars(out.vars)
+	}
+	explained := wire.Command(pkt[0]) == wire.ComInitDB
+	if pl != nil {
+		explained = pl.explainsStateChange
+		if pl.pins&PinOther != 0 || (ok && pl.pins != 0) {
+			s.pins |= pl.pins &^ (PinTempTable | PinGetLock | PinPrepare) // those follow their sets
+		}
+		if ok {
+			next = s.applyPlan(pl, next)
+		}
+		if ok && pl.info.has(featCalcFoundRows) {
+			s.pins |= PinFoundRows
+		}
+	}
+	if next != s.state {
+		s.state = s.r.states.intern(next)
+	}
+	s.be.State = anyState(s.state)
+	if out.stateChanged && !explained {
+		s.pins |= PinUntracked
+	}
+	if out.warnings > 0 || !ok {
+		s.pins |= PinWarnings
+	}
+}
+
+// applyPlan records the effects of a successful statement and returns the new state.
+func (s *Session) applyPlan(pl *plan, next *sessionState) *sessionState {
+	if pl.collation != "" {
+		next = next.withVar("collation_connection", pl.collation)
+	}
+	if len(pl.userVars) > 0 {
+		next = next.withUserVars(pl.userVars)
+	}
+	for _, t := range pl.tempCreate {
+		if s.tempTables == nil {
+			s.tempTables = make(map[string]struct{})
+		}
+		s.tempTables[t] = struct{}{}
+	}
+	for _, t := range pl.tempDrop {
+		delete(s.tempTables, t)
+	}
+	s.tempUnknown = s.tempUnknown || pl.unknownTemp
+	if pl.prepare != "" {
+		if s.prepared == nil {
+			s.prepared = make(map[string]struct{})
+		}
+		s.prepared[pl.prepare] = struct{}{}
+	}
+	if pl.deallocate != "" {
+		delete(s.prepared, pl.deallocate)
+	}
+	s.prepUnknown = s.prepUnknown || pl.unknownPrep
+	for _, n := range pl.lockNames {
+		if !slices.Contains(s.locks, n) {
+			s.locks = append(s.locks, n)
+		}
+	}
+	s.lockUnknown = s.lockUnknown || pl.unknownLock
+	if pl.unlockTables {
+		s.pins &^= PinLockTables
+	}
+	if pl.xaEnd {
+		s.pins &^= PinXA
+	}
+	return next
+}
+
+// recomputePins sets the pins that follow a set of named things.
+func (s *Session) recomputePins() {
+	s.pins &^= PinTempTable | PinGetLock | PinPrepare
+	if len(s.tempTables) > 0 || s.tempUnknown {
+		s.pins |= PinTempTable
+	}
+	if len(s.locks) > 0 || s.lockUnknown {
+		s.pins |= PinGetLock
+	}
+	if len(s.prepared) > 0 || s.prepUnknown {
+		s.pins |= PinPrepare
+	}
+}
+
+// checkLocks asks the server which of the session's GET_LOCK names it still holds on be: a lock
+// not obtained (GET_LOCK returned 0) or released no longer pins.
+func (s *Session) checkLocks() error {
+	var b strings.Builder
+	b.WriteString("SELECT CONCAT_WS(','")
+	for i, n := range s.locks {
+		fmt.Fprintf(&b, ", IF(IS_USED_LOCK(%s) = CONNECTION_ID(), '%d', NULL)", quote(n, false), i)
+	}
+	b.WriteString(")")
+	v, _, err := s.be.QueryValue(b.String())
+	if err != nil {
+		return err
+	}
+	var held []string
+	for _, idx := range strings.Split(v, ",") {
+		if i, err := strconv.Atoi(idx); err == nil && i < len(s.locks) {
+			held = append(held, s.locks[i])
+		}
+	}
+	s.locks = held
+	return nil
 }
 
 // lost handles a failed command. A client that went away ends the session; a backend that
@@ -290,10 +455,24 @@ func (s *Session) discardBackend() {
 	}
 }
 
+// anyState wraps a state for backend.Conn.State: the untyped nil for a fresh state, so it
+// compares equal to what Reset leaves.
+func anyState(st *sessionState) any {
+	if st == nil {
+		return nil
+	}
+	return st
+}
+
+func connState(c *backend.Conn) *sessionState {
+	st, _ := c.State.(*sessionState)
+	return st
+}
+
 // acquire returns the connection the next command runs on, with the session's state applied.
 func (s *Session) acquire(needLastInsertID bool) (*backend.Conn, error) {
 	if s.be == nil {
-		c, err := s.pool.Acquire(context.Background(), backend.Want{Key: s.key, DB: s.db})
+		c, err := s.pool.Acquire(context.Background(), backend.Want{Key: s.key, DB: s.db, State: anyState(s.state)})
 		if err != nil {
 			if errors.As(err, new(*backend.AcquireTimeoutError)) {
 				s.r.stats.AcquireTimeouts.Add(1)
@@ -305,10 +484,10 @@ func (s *Session) acquire(needLastInsertID bool) (*backend.Conn, error) {
 		s.held.Store(c)
 	}
 	if err := s.sync(needLastInsertID); err != nil {
-		var we *wire.Error
-		if errors.As(err, &we) {
+		var se *syncError
+		if errors.As(err, &se) && !se.stateLost {
 			s.releaseIfFree()
-			return nil, err
+			return nil, se.err
 		}
 		s.discardBackend()
 		return nil, err
@@ -316,19 +495,34 @@ func (s *Session) acquire(needLastInsertID bool) (*backend.Conn, error) {
 	return s.be, nil
 }
 
-// sync makes the held connection's state equal the session's: default database, character set,
-// and the last insert id when the statement reads it. The differences go in one round trip.
+// syncError is a replay the server refused. stateLost: the connection's state is no longer
+// known (a SET failed part way), so it must not be lent again.
+type syncError struct {
+	err       *wire.Error
+	stateLost bool
+}
+
+func (e *syncError) Error() string { return e.err.Error() }
+func (e *syncError) Unwrap() error { return e.err }
+
+// sync makes the held connection's state equal the session's: default database, variables, and
+// the last insert id when the statement reads it. The differences go in one round trip.
 func (s *Session) sync(needLastInsertID bool) error {
 	be := s.be
-	var cmds [3][]byte
+	var cmds [4][]byte
 	n := 0
 	if be.DB != s.db && s.db != "" {
 		cmds[n] = append([]byte{byte(wire.ComInitDB)}, s.db...)
 		n++
 	}
-	if be.Collation != s.collation {
-		cmds[n] = append([]byte{byte(wire.ComQuery)}, setNamesSQL(s.collation)...)
-		n++
+	if have := connState(be); !sameState(have, s.state) {
+		sys, user := replaySQL(have, s.state)
+		for _, q := range [][]byte{sys, user} {
+			if len(q) > 0 {
+				cmds[n] = append([]byte{byte(wire.ComQuery)}, q...)
+				n++
+			}
+		}
 	}
 	if needLastInsertID {
 		cmds[n] = strconv.AppendUint(append([]byte{byte(wire.ComQuery)}, "DO LAST_INSERT_ID("...), s.lastInsertID, 10)
@@ -347,35 +541,30 @@ func (s *Session) sync(needLastInsertID bool) error {
 	if err := be.Flush(); err != nil {
 		return err
 	}
-	var first error
+	var first *syncError
 	for _, c := range cmds[:n] {
 		err := be.ReadOKOrErr()
 		var we *wire.Error
 		if err != nil && !errors.As(err, &we) {
 			return err // connection broken
 		}
+		isInitDB := wire.Command(c[0]) == wire.ComInitDB
 		if err != nil {
 			if first == nil {
-				first = err
+				first = &syncError{err: we}
 			}
+			first.stateLost = first.stateLost || !isInitDB
 			continue
 		}
-		switch wire.Command(c[0]) {
-		case wire.ComInitDB:
+		if isInitDB {
 			be.DB = s.db
-		case wire.ComQuery:
-			if c[1] == 'S' {
-				be.Collation = s.collation
-			}
 		}
 	}
-	return first
-}
-
-// setNamesSQL is the statement that gives a connection the character set of collation id.
-func setNamesSQL(id uint8) string {
-	cs, coll := collationNames(id)
-	return "SET NAMES " + cs + " COLLATE " + coll
+	if first != nil {
+		return first
+	}
+	be.State = anyState(s.state)
+	return nil
 }
 
 // releaseIfFree gives the held connection back unless the session is pinned.
@@ -390,7 +579,7 @@ func (s *Session) releaseIfFree() {
 // writeOK answers a command locally.
 func (s *Session) writeOK() error {
 	st := wire.StatusAutocommit
-	if s.pins&PinAutocommitOff != 0 {
+	if s.state.varsMap()["autocommit"] == "OFF" {
 		st = 0
 	}
 	if s.pins&PinTransaction != 0 {
@@ -403,8 +592,18 @@ func (s *Session) writeOK() error {
 	return s.c.Flush()
 }
 
-// resetSession answers COM_RESET_CONNECTION: the session returns to its state right after login
-// (the default database stays, as on MariaDB), and a held connection is reset and given back.
+// clearState forgets everything a reset clears on the server: variables, temporary tables,
+// locks, prepared statements, pins. The default database stays, as on MariaDB.
+func (s *Session) clearState() {
+	s.pins = 0
+	s.openStmts, s.tempTables, s.locks, s.prepared = nil, nil, nil, nil
+	s.tempUnknown, s.lockUnknown, s.prepUnknown = false, false, false
+	s.lastInsertID = 0
+	s.state = s.r.states.intern(initialState(s.c.Collation))
+}
+
+// resetSession answers COM_RESET_CONNECTION: the session returns to its state right after login,
+// and a held connection is reset and given back.
 func (s *Session) resetSession() error {
 	if s.be != nil {
 		if err := s.be.Reset(); err != nil {
@@ -413,10 +612,7 @@ func (s *Session) resetSession() error {
 			s.r.stats.Resets.Add(1)
 		}
 	}
-	s.pins = 0
-	s.openStmts = nil
-	s.lastInsertID = 0
-	s.collation = s.c.Collation
+	s.clearState()
 	s.releaseIfFree()
 	return s.writeOK()
 }
@@ -428,7 +624,8 @@ func (s *Session) end() {
 	if s.be == nil {
 		return
 	}
-	if s.pins == 0 {
+	if s.pins&^nextStatementPins == 0 {
+		s.pins = 0
 		s.releaseIfFree()
 		return
 	}
@@ -442,4 +639,10 @@ func (s *Session) end() {
 	s.r.stats.Resets.Add(1)
 	s.pins = 0
 	s.releaseIfFree()
+}
+
+// initialState is the state of a session right after login: fresh, but for its character set.
+func initialState(collation uint8) *sessionState {
+	cs, coll := collationNames(collation)
+	return stateForCollation(collation, cs, coll)
 }

@@ -1,0 +1,290 @@
+package proxy
+
+import (
+	"maps"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+)
+
+// sessionState is an immutable snapshot of the session state the proxy replays: system variables
+// and literal user variables that differ from a fresh backend connection. A nil *sessionState is
+// a fresh connection (what the backend has right after login or COM_RESET_CONNECTION). Snapshots
+// are copied on write and interned, so sessions with the same settings share one pointer and the
+// pool can hand them a connection that already has it, with no replay.
+type sessionState struct {
+	// vars: lower-case name → value as the server reports it through session tracking.
+	vars map[string]string
+	// userVars: lower-case name → SQL literal it was set to.
+	userVars map[string]string
+	key      string
+}
+
+// Fresh backend connections log in with utf8mb4_general_ci; these are their character set
+// variables, which SET ... = DEFAULT would not restore (DEFAULT is the global value).
+var freshCharset = map[string]string{
+	"character_set_client":     "utf8mb4",
+	"character_set_connection": "utf8mb4",
+	"character_set_results":    "utf8mb4",
+	"collation_connection":     "utf8mb4_general_ci",
+}
+
+// unreplayable names system variables whose value cannot be moved to another connection: one-shot
+// values consumed by the next statement, values tied to the default database, and the tracking
+// settings the proxy itself depends on. Changing one pins the session.
+func unreplayable(name string) bool {
+	switch name {
+	case "insert_id", "last_insert_id", "identity", "timestamp", "rand_seed1", "rand_seed2",
+		"gtid_seq_no", "character_set_database", "collation_database", "pseudo_slave_mode":
+		return true
+	}
+	return strings.HasPrefix(name, "session_track_")
+}
+
+func (s *sessionState) varsMap() map[string]string {
+	if s == nil {
+		return nil
+	}
+	return s.vars
+}
+
+func (s *sessionState) userMap() map[string]string {
+	if s == nil {
+		return nil
+	}
+	return s.userVars
+}
+
+// varChange is one system variable change reported by the server.
+type varChange struct{ name, value string }
+
+// withVars returns the state after the server reported changes. A new character_set_connection
+// resets the collation to that character set's default (the server does it and reports only the
+// character set), so an explicit collation is dropped unless reported in the same batch.
+func (s *sessionState) withVars(changes []varChange) *sessionState {
+	vars := maps.Clone(s.varsMap())
+	if vars == nil {
+		vars = make(map[string]string, len(changes))
+	}
+	collationReported := false
+	for _, ch := range changes {
+		if ch.name == "collation_connection" {
+			collationReported = true
+		}
+	}
+	for _, ch := range changes {
+		if ch.name == "character_set_connection" && !collationReported {
+			delete(vars, "collation_connection")
+		}
+		vars[ch.name] = ch.value
+	}
+	return &sessionState{vars: vars, userVars: s.userMap()}
+}
+
+// withVar sets one system variable (used for what tracking does not report, e.g. the collation
+// of SET NAMES ... COLLATE).
+func (s *sessionState) withVar(name, value string) *sessionState {
+	vars := maps.Clone(s.varsMap())
+	if vars == nil {
+		vars = make(map[string]string, 1)
+	}
+	vars[name] = value
+	return &sessionState{vars: vars, userVars: s.userMap()}
+}
+
+// withUserVars sets user variables to literals; a NULL literal unsets (an unset variable reads
+// as NULL).
+func (s *sessionState) withUserVars(set map[string]string) *sessionState {
+	uv := maps.Clone(s.userMap())
+	if uv == nil {
+		uv = make(map[string]string, len(set))
+	}
+	for k, v := range set {
+		if strings.EqualFold(v, "NULL") {
+			delete(uv, k)
+		} else {
+			uv[k] = v
+		}
+	}
+	return &sessionState{vars: s.varsMap(), userVars: uv}
+}
+
+func (s *sessionState) empty() bool {
+	return s == nil || (len(s.vars) == 0 && len(s.userVars) == 0)
+}
+
+// canonical is a stable text form of the state, the interning key.
+func (s *sessionState) canonical() string {
+	var b strings.Builder
+	for _, k := range slices.Sorted(maps.Keys(s.varsMap())) {
+		b.WriteString(k + "=" + s.vars[k] + "\x00")
+	}
+	b.WriteByte('\x01')
+	for _, k := range slices.Sorted(maps.Keys(s.userMap())) {
+		b.WriteString(k + "=" + s.userVars[k] + "\x00")
+	}
+	return b.String()
+}
+
+// stateTable interns snapshots. Bounded: past maxInterned distinct states it stops interning
+// (sessions still work, they just share less).
+type stateTable struct {
+	mu sync.Mutex
+	m  map[string]*sessionState
+}
+
+const maxInterned = 4096
+
+func (t *stateTable) intern(s *sessionState) *sessionState {
+	if s.empty() {
+		return nil
+	}
+	s.key = s.canonical()
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if got, ok := t.m[s.key]; ok {
+		return got
+	}
+	if t.m == nil {
+		t.m = make(map[string]*sessionState)
+	}
+	if len(t.m) < maxInterned {
+		t.m[s.key] = s
+	}
+	return s
+}
+
+// sameState reports whether two snapshots are equal (pointer equality after interning, text
+// otherwise).
+func sameState(a, b *sessionState) bool {
+	if a == b {
+		return true
+	}
+	if a.empty() || b.empty() {
+		return a.empty() && b.empty()
+	}
+	return a.key == b.key
+}
+
+// replaySQL builds the statements that turn a connection in state have into state want: one SET
+// for system variables, one for user variables (run after the first, so its literals are read in
+// the session's character set). Either may be nil.
+func replaySQL(have, want *sessionState) (sys, user []byte) {
+	hv, wv := have.varsMap(), want.varsMap()
+	names := make([]string, 0, len(hv)+len(wv))
+	for k := range wv {
+		names = append(names, k)
+	}
+	for k := range hv {
+		if _, ok := wv[k]; !ok {
+			names = append(names, k)
+		}
+	}
+	// Character sets before collation_connection: setting a character set resets the collation.
+	slices.SortFunc(names, func(a, b string) int {
+		ca, cb := a == "collation_connection", b == "collation_connection"
+		if ca != cb {
+			if ca {
+				return 1
+			}
+			return -1
+		}
+		return strings.Compare(a, b)
+	})
+	noBackslash := strings.Contains(hv["sql_mode"], "NO_BACKSLASH_ESCAPES")
+	for _, k := range names {
+		w, wok := wv[k]
+		h, hok := hv[k]
+		if wok && hok && w == h {
+			continue
+		}
+		if k == "collation_connection" && !wok {
+			// Back to the default collation of the wanted character set.
+			cs, ok := wv["character_set_connection"]
+			if !ok {
+				cs = freshCharset["character_set_connection"]
+			}
+			sys = appendAssign(sys, "character_set_connection", cs, noBackslash)
+			continue
+		}
+		if !wok {
+			if fresh, ok := freshCharset[k]; ok {
+				sys = appendAssign(sys, k, fresh, noBackslash)
+			} else {
+				sys = appendRaw(sys, k, "DEFAULT")
+			}
+			continue
+		}
+		sys = appendAssign(sys, k, w, noBackslash)
+	}
+	hu, wu := have.userMap(), want.userMap()
+	for _, k := range slices.Sorted(maps.Keys(wu)) {
+		if hu[k] != wu[k] {
+			user = appendUser(user, k, wu[k])
+		}
+	}
+	for _, k := range slices.Sorted(maps.Keys(hu)) {
+		if _, ok := wu[k]; !ok {
+			user = appendUser(user, k, "NULL")
+		}
+	}
+	return sys, user
+}
+
+func appendRaw(b []byte, name, value string) []byte {
+	if len(b) == 0 {
+		b = append(b, "SET SESSION "...)
+	} else {
+		b = append(b, ", "...)
+	}
+	return append(append(append(b, '`'), name...), "` = "+value...)
+}
+
+// appendAssign quotes value unless it is a number (numeric variables reject strings).
+func appendAssign(b []byte, name, value string, noBackslash bool) []byte {
+	if name == "character_set_results" && value == "" {
+		return appendRaw(b, name, "NULL")
+	}
+	if isNumber(value) {
+		return appendRaw(b, name, value)
+	}
+	return appendRaw(b, name, quote(value, noBackslash))
+}
+
+func appendUser(b []byte, name, literal string) []byte {
+	if len(b) == 0 {
+		b = append(b, "SET "...)
+	} else {
+		b = append(b, ", "...)
+	}
+	return append(append(append(b, "@`"...), strings.ReplaceAll(name, "`", "``")...), "` = "+literal...)
+}
+
+func isNumber(v string) bool {
+	if v == "" {
+		return false
+	}
+	_, err := strconv.ParseFloat(v, 64)
+	return err == nil && strings.IndexFunc(v, func(r rune) bool { return r == 'e' || r == 'E' || r == 'x' || r == 'X' || r == '+' }) < 0
+}
+
+func quote(v string, noBackslash bool) string {
+	v = strings.ReplaceAll(v, "'", "''")
+	if !noBackslash {
+		v = strings.ReplaceAll(v, `\`, `\\`)
+	}
+	return "'" + v + "'"
+}
+
+// stateForCollation is the state of a session that logged in with collation id: fresh if it is
+// the backends' own login collation, else the four character set variables.
+func stateForCollation(id uint8, cs, coll string) *sessionState {
+	if cs == freshCharset["character_set_client"] && coll == freshCharset["collation_connection"] {
+		return nil
+	}
+	return &sessionState{vars: map[string]string{
+		"character_set_client": cs, "character_set_connection": cs, "character_set_results": cs,
+		"collation_connection": coll,
+	}}
+}
