@@ -45,7 +45,7 @@ func Start(cfg *config.Config, log *slog.Logger) (*Instance, error) {
 	in := &Instance{log: log, cfg: cfg, pools: make(map[string]*backend.Pool)}
 	in.users = frontend.NewUsers(usersOf(cfg))
 	pools := in.buildPools(cfg)
-	in.router = NewRouter(pools, routerSettings(cfg), log)
+	in.router = NewRouter(pools, in.users, routerSettings(cfg), log)
 
 	version := fallbackVersion
 	ctx, cancel := context.WithTimeout(context.Background(), cfg.Pool.ConnectTimeout.Duration)

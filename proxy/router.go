@@ -27,7 +27,8 @@ type Settings struct {
 
 // Router owns the backend pools and the sessions. It implements frontend.Handler.
 type Router struct {
-	log *slog.Logger
+	log   *slog.Logger
+	users *frontend.Users
 
 	mu       sync.Mutex
 	pools    []*backend.Pool
@@ -58,9 +59,10 @@ type Stats struct {
 	BackendErrors   atomic.Uint64 // backend connections lost mid-command
 }
 
-// NewRouter creates a router over pools (one per backend server).
-func NewRouter(pools []*backend.Pool, s Settings, log *slog.Logger) *Router {
-	r := &Router{log: log, pools: pools, sessions: make(map[uint32]*Session), knownDBs: make(map[string]time.Time)}
+// NewRouter creates a router over pools (one per backend server); users are the accounts
+// COM_CHANGE_USER may switch to.
+func NewRouter(pools []*backend.Pool, users *frontend.Users, s Settings, log *slog.Logger) *Router {
+	r := &Router{log: log, users: users, pools: pools, sessions: make(map[uint32]*Session), knownDBs: make(map[string]time.Time)}
 	r.SetSettings(s)
 	return r
 }

@@ -59,11 +59,12 @@ type Session struct {
 	relay relay
 
 	// For operators, read by other goroutines.
-	mu       sync.Mutex
-	shownDB  string
-	activity atomic.Value // string: stateIdle or stateActive
-	shownPin atomic.Uint32
-	started  time.Time
+	mu        sync.Mutex
+	shownDB   string
+	shownUser string
+	activity  atomic.Value // string: stateIdle or stateActive
+	shownPin  atomic.Uint32
+	started   time.Time
 }
 
 func newSession(r *Router, c *frontend.Client, pool *backend.Pool) *Session {
@@ -95,9 +96,9 @@ type ClientInfo struct {
 
 func (s *Session) info() ClientInfo {
 	s.mu.Lock()
-	db := s.shownDB
+	db, user := s.shownDB, s.shownUser
 	s.mu.Unlock()
-	return ClientInfo{ID: s.c.ID, User: s.c.User, Address: s.c.Addr, Database: db,
+	return ClientInfo{ID: s.c.ID, User: user, Address: s.c.Addr, Database: db,
 		State: s.activity.Load().(string), PinnedReason: PinReason(s.shownPin.Load()).String(),
 		Backend: s.pool.Addr(), Since: s.started}
 }
@@ -194,7 +195,7 @@ func (s *Session) dispatch(pkt []byte) error {
 	case wire.ComQuit:
 		return errQuit
 	case wire.ComPing:
-		return s.writeOK()
+		return s.writeOK(1)
 	case wire.ComQuery:
 		s.r.stats.Queries.Add(1)
 		pl := s.r.parsers.analyze(pkt[1:], s.db, len(s.tempTables) > 0 || s.tempUnknown)
@@ -242,10 +243,7 @@ func (s *Session) dispatch(pkt []byte) error {
 	case wire.ComResetConnection:
 		return s.resetSession()
 	case wire.ComChangeUser:
-		s.c.Seq = 1
-		_ = s.c.WriteError(&wire.Error{Code: 1235, SQLState: "42000",
-			Message: "mysqlmux does not support COM_CHANGE_USER yet; reconnect instead"})
-		return errors.New("COM_CHANGE_USER is not supported")
+		return s.changeUser(pkt)
 	default:
 		s.c.Seq = 1
 		return s.c.WriteError(&wire.Error{Code: 1047, SQLState: "08S01", Message: "Unknown command " + cmd.String()})
@@ -576,8 +574,8 @@ func (s *Session) releaseIfFree() {
 	}
 }
 
-// writeOK answers a command locally.
-func (s *Session) writeOK() error {
+// writeOK answers a command locally with an OK numbered seq.
+func (s *Session) writeOK(seq uint8) error {
 	st := wire.StatusAutocommit
 	if s.state.varsMap()["autocommit"] == "OFF" {
 		st = 0
@@ -585,7 +583,7 @@ func (s *Session) writeOK() error {
 	if s.pins&PinTransaction != 0 {
 		st |= wire.StatusInTrans
 	}
-	s.c.Seq = 1
+	s.c.Seq = seq
 	if err := s.c.WritePacket(wire.AppendOK(nil, wire.HeaderOK, wire.OK{Status: st}, !s.relay.strip)); err != nil {
 		return err
 	}
@@ -614,13 +612,38 @@ func (s *Session) resetSession() error {
 	}
 	s.clearState()
 	s.releaseIfFree()
-	return s.writeOK()
+	return s.writeOK(1)
 }
 
-// end gives back the held connection when the client leaves. A connection that carries the
-// client's state (a transaction, pinned state) is reset first, so nothing leaks to the next
-// borrower; if the reset fails it is closed.
-func (s *Session) end() {
+// changeUser answers COM_CHANGE_USER: authenticate the new user, then start over as a fresh
+// session of that user (state cleared, the held connection reset and given back), as MySQL does.
+func (s *Session) changeUser(pkt []byte) error {
+	cu, err := s.c.ChangeUser(pkt, s.r.users)
+	if err != nil {
+		return err // the client was told; MySQL closes the connection too
+	}
+	if err := s.r.CheckLogin(cu.User, cu.DB, s.c.RawCaps); err != nil {
+		_ = s.c.WriteError(clientError(err))
+		return err
+	}
+	s.pins |= PinOther // force the reset: the connection carries the old user's session
+	s.giveBack()
+	s.key.User = cu.User
+	s.db = s.c.DB
+	s.clearState()
+	s.mu.Lock()
+	s.shownUser, s.shownDB = cu.User, cu.DB
+	s.mu.Unlock()
+	return s.writeOK(s.c.Seq)
+}
+
+// end gives back the held connection when the client leaves.
+func (s *Session) end() { s.giveBack() }
+
+// giveBack returns the held connection to the pool. A connection that carries the client's state
+// (a transaction, pinned state) is reset first, so nothing leaks to the next borrower; if the
+// reset fails it is closed.
+func (s *Session) giveBack() {
 	if s.be == nil {
 		return
 	}
