@@ -203,8 +203,10 @@ func (c *Conn) Roundtrip(payload []byte) error {
 	return c.ReadOKOrErr()
 }
 
-// ReadOKOrErr reads one reply packet: nil for OK (or EOF), *wire.Error for ERR.
+// ReadOKOrErr reads the one-packet reply to a command: nil for OK (or EOF), *wire.Error for
+// ERR. Replies to pipelined commands each start at sequence id 1.
 func (c *Conn) ReadOKOrErr() error {
+	c.Seq = 1
 	p, err := c.ReadPacket(wire.MaxPayload)
 	if err != nil {
 		return err

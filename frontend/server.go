@@ -20,7 +20,8 @@ import (
 	"github.com/mysqlmux/mysqlmux/internal/wire"
 )
 
-// Buffer sizes of a client connection. Clients are many; these are what an active client costs.
+// Buffer sizes of a client connection, taken from a shared pool only while a command is handled:
+// an idle client holds none.
 const (
 	readBufferSize  = 16 << 10
 	writeBufferSize = 16 << 10
@@ -70,6 +71,7 @@ type Config struct {
 // Server accepts clients, logs them in and hands them to the Handler.
 type Server struct {
 	srv     *server.Server
+	bufs    *wire.BufferPool
 	users   *Users
 	handler Handler
 	log     *slog.Logger
@@ -91,7 +93,8 @@ func NewServer(cfg Config, users *Users, h Handler, log *slog.Logger) (*Server, 
 	}
 	// Collation 45 (utf8mb4_general_ci): go-mysql's default 255 does not exist on MariaDB.
 	srv := server.NewServer(cfg.ServerVersion, 45, mysql.AUTH_NATIVE_PASSWORD, key, nil)
-	s := &Server{srv: srv, users: users, handler: h, log: log}
+	s := &Server{srv: srv, users: users, handler: h, log: log,
+		bufs: wire.NewBufferPool(readBufferSize, writeBufferSize)}
 	s.SetLimits(cfg.MaxClients, cfg.HandshakeTimeout)
 	return s, nil
 }
@@ -209,7 +212,7 @@ func (s *Server) login(nc net.Conn) (*Client, error) {
 	}
 	rawCaps := wire.Capability(sc.Capability())
 	return &Client{
-		Conn:       wire.NewConn(raw, readBufferSize, writeBufferSize),
+		Conn:       wire.NewPooledConn(raw, s.bufs),
 		ID:         sc.ConnectionID(),
 		User:       sc.GetUser(),
 		DB:         dbh.db,

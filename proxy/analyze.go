@@ -114,6 +114,10 @@ func (p *parsers) analyze(q []byte, db string, hasTemp bool) plan {
 		pl.pins |= PinXA
 		w := secondWord(q)
 		pl.xaEnd = w == "COMMIT" || w == "ROLLBACK"
+	case kwGet:
+		if !info.has(featDiagnostics) { // GET DIAGNOSTICS reads, the rest is unknown
+			pl.pins |= PinOther
+		}
 	default:
 		pl.pins |= PinOther
 	}

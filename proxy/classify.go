@@ -47,6 +47,7 @@ const (
 	kwKill
 	kwValues
 	kwTable
+	kwGet
 )
 
 var keywords = map[string]keyword{
@@ -59,7 +60,7 @@ var keywords = map[string]keyword{
 	"EXECUTE": kwExecute, "DEALLOCATE": kwDeallocate, "CALL": kwCall, "DO": kwDo,
 	"HANDLER": kwHandler, "XA": kwXA, "LOAD": kwLoad, "FLUSH": kwFlush, "GRANT": kwGrant,
 	"REVOKE": kwRevoke, "ANALYZE": kwAnalyze, "OPTIMIZE": kwOptimize, "CHECK": kwCheck,
-	"REPAIR": kwRepair, "KILL": kwKill, "VALUES": kwValues, "TABLE": kwTable,
+	"REPAIR": kwRepair, "KILL": kwKill, "VALUES": kwValues, "TABLE": kwTable, "GET": kwGet,
 }
 
 // Features of a statement found anywhere in its text (outside strings and comments).
@@ -75,12 +76,15 @@ const (
 	featLock                               // LOCK as a word (FLUSH TABLES WITH READ LOCK)
 	featAssignVar                          // a user variable written outside SET: ":=", or INTO @x
 	featSetLastInsertID                    // LAST_INSERT_ID(expr): sets the value
+	featDiagnostics                        // reads the previous statement's diagnostics
 )
 
 var featureWords = map[string]uint32{
 	"GET_LOCK": featGetLock, "RELEASE_LOCK": featReleaseLock, "RELEASE_ALL_LOCKS": featReleaseLock,
 	"SQL_CALC_FOUND_ROWS": featCalcFoundRows, "FOUND_ROWS": featFoundRows,
 	"LAST_INSERT_ID": featLastInsertID, "TEMPORARY": featTemporary, "LOCK": featLock,
+	"WARNINGS": featDiagnostics, "ERRORS": featDiagnostics, "WARNING_COUNT": featDiagnostics,
+	"ERROR_COUNT": featDiagnostics, "DIAGNOSTICS": featDiagnostics,
 }
 
 // stmtInfo is what one lexical pass over a COM_QUERY tells the router.

@@ -70,11 +70,12 @@ type Session struct {
 func newSession(r *Router, c *frontend.Client, pool *backend.Pool) *Session {
 	s := &Session{
 		r: r, c: c, pool: pool,
-		key:     backend.Key{User: c.User, Flags: c.RawCaps & backend.ConnectFlags},
-		db:      c.DB,
-		state:   r.states.intern(initialState(c.Collation)),
-		shownDB: c.DB,
-		started: time.Now(),
+		key:       backend.Key{User: c.User, Flags: c.RawCaps & backend.ConnectFlags},
+		db:        c.DB,
+		state:     r.states.intern(initialState(c.Collation)),
+		shownDB:   c.DB,
+		shownUser: c.User,
+		started:   time.Now(),
 	}
 	s.relay.cl = c
 	s.relay.strip = c.Caps&wire.ClientSessionTrack == 0
@@ -138,7 +139,11 @@ func (s *Session) run(ctx context.Context) {
 		if s.r.draining.Load() || ctx.Err() != nil {
 			return
 		}
-		_, _, err := s.c.PeekHeader()
+		s.c.Release()
+		err := s.c.WaitReadable()
+		if err == nil {
+			_, _, err = s.c.PeekHeader()
+		}
 		if err != nil && soft && isTimeout(err) && !s.r.draining.Load() && (deadline.IsZero() || time.Now().Before(deadline)) {
 			// The client did not come back for its warnings: stop holding the connection.
 			s.pins &^= nextStatementPins
@@ -261,7 +266,11 @@ func (s *Session) unpinStatementsIfNone() {
 // is the plan of a COM_QUERY, nil for other commands.
 func (s *Session) forward(pkt []byte, shape respShape, pl *plan) error {
 	s.relay.out = outcome{}
-	be, err := s.acquire(pl != nil && pl.info.has(featLastInsertID))
+	// A statement reading the diagnostics area (SHOW WARNINGS, @@warning_count) must see the
+	// session's previous statement; when that left no warnings, the connection it lands on must
+	// show none either.
+	clearDiag := pl != nil && pl.info.has(featDiagnostics) && s.pins&PinWarnings == 0
+	be, err := s.acquire(pl != nil && pl.info.has(featLastInsertID), clearDiag)
 	if err != nil {
 		s.c.Seq = 1
 		return s.c.WriteError(clientError(err))
@@ -468,7 +477,7 @@ func connState(c *backend.Conn) *sessionState {
 }
 
 // acquire returns the connection the next command runs on, with the session's state applied.
-func (s *Session) acquire(needLastInsertID bool) (*backend.Conn, error) {
+func (s *Session) acquire(needLastInsertID, clearDiag bool) (*backend.Conn, error) {
 	if s.be == nil {
 		c, err := s.pool.Acquire(context.Background(), backend.Want{Key: s.key, DB: s.db, State: anyState(s.state)})
 		if err != nil {
@@ -481,7 +490,7 @@ func (s *Session) acquire(needLastInsertID bool) (*backend.Conn, error) {
 		s.be = c
 		s.held.Store(c)
 	}
-	if err := s.sync(needLastInsertID); err != nil {
+	if err := s.sync(needLastInsertID, clearDiag); err != nil {
 		var se *syncError
 		if errors.As(err, &se) && !se.stateLost {
 			s.releaseIfFree()
@@ -503,11 +512,12 @@ type syncError struct {
 func (e *syncError) Error() string { return e.err.Error() }
 func (e *syncError) Unwrap() error { return e.err }
 
-// sync makes the held connection's state equal the session's: default database, variables, and
-// the last insert id when the statement reads it. The differences go in one round trip.
-func (s *Session) sync(needLastInsertID bool) error {
+// sync makes the held connection's state equal the session's: default database, variables, the
+// last insert id when the statement reads it, an empty diagnostics area when the statement reads
+// that. The differences go in one round trip.
+func (s *Session) sync(needLastInsertID, clearDiag bool) error {
 	be := s.be
-	var cmds [4][]byte
+	var cmds [5][]byte
 	n := 0
 	if be.DB != s.db && s.db != "" {
 		cmds[n] = append([]byte{byte(wire.ComInitDB)}, s.db...)
@@ -525,6 +535,11 @@ func (s *Session) sync(needLastInsertID bool) error {
 	if needLastInsertID {
 		cmds[n] = strconv.AppendUint(append([]byte{byte(wire.ComQuery)}, "DO LAST_INSERT_ID("...), s.lastInsertID, 10)
 		cmds[n] = append(cmds[n], ')')
+		n++
+	}
+	if clearDiag {
+		// Only a statement that uses a table empties the diagnostics area.
+		cmds[n] = append([]byte{byte(wire.ComQuery)}, "DO (SELECT 1 FROM information_schema.CHARACTER_SETS LIMIT 0)"...)
 		n++
 	}
 	if n == 0 {

@@ -10,6 +10,8 @@ import (
 	"io"
 	"net"
 	"slices"
+	"sync"
+	"syscall"
 )
 
 // MaxPayload is the largest payload of one physical packet; a payload of exactly this size is
@@ -27,11 +29,13 @@ var ErrSequence = errors.New("wire: packet out of sequence")
 
 // Conn frames MySQL packets over a net.Conn with buffered reads and writes. Writes are buffered
 // until Flush, so a whole response leaves in as few syscalls as possible. A Conn is used by one
-// goroutine at a time.
+// goroutine at a time. A Conn made with a BufferPool gives its buffers back while idle (Release)
+// and takes them again on the next read or write.
 type Conn struct {
-	nc net.Conn
-	r  *bufio.Reader
-	w  *bufio.Writer
+	nc   net.Conn
+	r    *bufio.Reader // nil while released
+	w    *bufio.Writer // nil while released
+	pool *BufferPool   // nil: buffers are the Conn's own
 
 	// Seq is the sequence id the next packet read or written must carry. Callers reset it to 0
 	// at the start of each command; ReadPacket and WritePacket advance it.
@@ -51,6 +55,86 @@ func NewConn(nc net.Conn, readBuf, writeBuf int) *Conn {
 	return &Conn{nc: nc, r: bufio.NewReaderSize(nc, readBuf), w: bufio.NewWriterSize(nc, writeBuf)}
 }
 
+// NewPooledConn wraps nc with buffers taken from pool only while in use.
+func NewPooledConn(nc net.Conn, pool *BufferPool) *Conn {
+	return &Conn{nc: nc, pool: pool}
+}
+
+// BufferPool shares read and write buffers among many mostly idle connections.
+type BufferPool struct {
+	readers, writers sync.Pool
+}
+
+// NewBufferPool returns a pool of buffers of the given sizes.
+func NewBufferPool(readSize, writeSize int) *BufferPool {
+	p := &BufferPool{}
+	p.readers.New = func() any { return bufio.NewReaderSize(nil, readSize) }
+	p.writers.New = func() any { return bufio.NewWriterSize(nil, writeSize) }
+	return p
+}
+
+func (c *Conn) reader() *bufio.Reader {
+	if c.r == nil {
+		c.r = c.pool.readers.Get().(*bufio.Reader)
+		c.r.Reset(c.nc)
+	}
+	return c.r
+}
+
+func (c *Conn) writer() *bufio.Writer {
+	if c.w == nil {
+		c.w = c.pool.writers.Get().(*bufio.Writer)
+		c.w.Reset(c.nc)
+	}
+	return c.w
+}
+
+// Release gives the buffers back to the pool when they hold nothing, so an idle connection
+// costs no buffer memory. The next read or write takes them again.
+func (c *Conn) Release() {
+	if c.pool == nil {
+		return
+	}
+	if c.r != nil && c.r.Buffered() == c.pending {
+		if c.pending > 0 {
+			_, _ = c.r.Discard(c.pending)
+			c.pending = 0
+		}
+		c.r.Reset(nil)
+		c.pool.readers.Put(c.r)
+		c.r = nil
+		c.big = nil
+	}
+	if c.w != nil && c.w.Buffered() == 0 {
+		c.w.Reset(nil)
+		c.pool.writers.Put(c.w)
+		c.w = nil
+	}
+}
+
+// WaitReadable blocks until the connection has something to read (or its read deadline
+// passes) without holding a buffer: a released idle connection waits in the poller alone.
+func (c *Conn) WaitReadable() error {
+	if c.r != nil && c.r.Buffered() > c.pending {
+		return nil
+	}
+	sc, ok := c.nc.(syscall.Conn)
+	if !ok {
+		return nil // e.g. TLS: its own buffering decides; the read will wait
+	}
+	rc, err := sc.SyscallConn()
+	if err != nil {
+		return err
+	}
+	// Peek without blocking: data (or EOF, or an error) ends the wait; EAGAIN parks the
+	// goroutine in the poller until the socket is readable.
+	var b [1]byte
+	return rc.Read(func(fd uintptr) bool {
+		_, _, err := syscall.Recvfrom(int(fd), b[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
+		return err != syscall.EAGAIN && err != syscall.EWOULDBLOCK && err != syscall.EINTR
+	})
+}
+
 // NetConn returns the underlying connection (for deadlines and Close).
 func (c *Conn) NetConn() net.Conn { return c.nc }
 
@@ -58,9 +142,17 @@ func (c *Conn) NetConn() net.Conn { return c.nc }
 func (c *Conn) Close() error { return c.nc.Close() }
 
 // Buffered reports how many bytes sit unread in the read buffer.
-func (c *Conn) Buffered() int { return c.r.Buffered() - c.pending }
+func (c *Conn) Buffered() int {
+	if c.r == nil {
+		return 0
+	}
+	return c.r.Buffered() - c.pending
+}
 
 func (c *Conn) discardPending() error {
+	if c.r == nil {
+		return nil
+	}
 	if c.pending > 0 {
 		n := c.pending
 		c.pending = 0
@@ -78,7 +170,7 @@ func (c *Conn) PeekHeader() (length int, seq uint8, err error) {
 	if err := c.discardPending(); err != nil {
 		return 0, 0, err
 	}
-	h, err := c.r.Peek(HeaderSize)
+	h, err := c.reader().Peek(HeaderSize)
 	if err != nil {
 		return 0, 0, err
 	}
@@ -157,7 +249,7 @@ func (c *Conn) PeekPacket() (pkt []byte, whole bool, err error) {
 // Forward copies the physical packet last returned by PeekPacket to dst unchanged, header and
 // sequence id included. It tells a failed read of c from a failed write to dst.
 func (c *Conn) Forward(dst *Conn, pkt []byte, whole bool) (readErr, writeErr error) {
-	if _, err := dst.w.Write(pkt); err != nil {
+	if _, err := dst.writer().Write(pkt); err != nil {
 		return nil, err
 	}
 	length := int(uint32(pkt[0]) | uint32(pkt[1])<<8 | uint32(pkt[2])<<16)
@@ -193,6 +285,7 @@ func (c *Conn) Skip(pkt []byte, whole bool) error {
 // WritePacket buffers payload as one logical packet (split into continuation packets when it
 // is MaxPayload or longer), numbered from c.Seq.
 func (c *Conn) WritePacket(payload []byte) error {
+	c.writer()
 	for {
 		n := min(len(payload), MaxPayload)
 		if err := c.writeHeader(n); err != nil {
@@ -215,6 +308,7 @@ func (c *Conn) WriteRaw(seq uint8, payload []byte) error {
 	if n >= MaxPayload {
 		return fmt.Errorf("%w: rewritten packet of %d bytes", ErrPacketTooLarge, n)
 	}
+	c.writer()
 	if err := c.putHeader(n, seq); err != nil {
 		return err
 	}
@@ -236,4 +330,9 @@ func (c *Conn) putHeader(n int, seq uint8) error {
 }
 
 // Flush sends everything buffered.
-func (c *Conn) Flush() error { return c.w.Flush() }
+func (c *Conn) Flush() error {
+	if c.w == nil {
+		return nil
+	}
+	return c.w.Flush()
+}
