@@ -139,9 +139,20 @@ func (p *Pool) SetSettings(s Settings) {
 // Acquire returns a connection for w, waiting up to the acquire timeout. The connection's default
 // database and character set may still differ from what the session needs.
 func (p *Pool) Acquire(ctx context.Context, w Want) (*Conn, error) {
+	// Fast path, no timer: an idle connection that fits.
 	p.mu.Lock()
 	timeout := p.set.AcquireTimeout
-	p.mu.Unlock()
+	if i := p.matchIdleLocked(w); i >= 0 && !p.closed {
+		c := p.popIdleLocked(i)
+		p.inUse++
+		p.mu.Unlock()
+		if time.Since(c.lastUsed) < time.Second || c.Alive() {
+			return c, nil
+		}
+		p.Discard(c) // the server closed it while idle (restart, wait_timeout)
+	} else {
+		p.mu.Unlock()
+	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	var lastErr error

@@ -303,3 +303,22 @@ func TestPoolLowerCapOnReload(t *testing.T) {
 		t.Fatalf("open %d, want the new cap 1", st.Open)
 	}
 }
+
+// BenchmarkPoolAcquireRelease measures borrowing and returning under contention (2 goroutines
+// per P on cap 4).
+func BenchmarkPoolAcquireRelease(b *testing.B) {
+	f := &fakeDialer{addr: sink(b)}
+	p := NewPool("bench:3306", f.dial, Settings{MaxConns: 4, AcquireTimeout: 10 * time.Second})
+	defer p.Close()
+	b.ReportAllocs()
+	b.SetParallelism(2)
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			c, err := p.Acquire(context.Background(), app)
+			if err != nil {
+				b.Fatal(err)
+			}
+			p.Release(c)
+		}
+	})
+}

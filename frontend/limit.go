@@ -1,19 +1,47 @@
 package frontend
 
 import (
+	"bytes"
 	"errors"
 	"net"
 	"sync/atomic"
+
+	"github.com/mysqlmux/mysqlmux/internal/wire"
 )
 
 // errHandshakeTooLarge ends a login that sent more bytes than any real handshake needs.
 var errHandshakeTooLarge = errors.New("frontend: handshake exceeds the byte limit")
 
-// limitConn bounds the bytes read before login completes; lift removes the bound.
+// limitConn bounds the bytes read before login completes; lift removes the bound. It also adds
+// capability flags to the initial handshake go-mysql writes (its server cannot offer
+// MULTI_STATEMENTS or FOUND_ROWS, and clients such as go-sql-driver only use what is offered).
 type limitConn struct {
 	net.Conn
-	left   int64
-	lifted atomic.Bool
+	left    int64
+	lifted  atomic.Bool
+	addCaps wire.Capability
+	wrote   bool
+}
+
+// Write patches the capability flags of the first packet, the initial handshake (v10): protocol
+// version, version string NUL, connection id (4), scramble part 1 (8), filler (1), capabilities
+// low 16 bits, collation (1), status (2), capabilities high 16 bits.
+func (c *limitConn) Write(p []byte) (int, error) {
+	if !c.wrote {
+		c.wrote = true
+		if i := bytes.IndexByte(p[min(len(p), wire.HeaderSize+1):], 0); len(p) > wire.HeaderSize && p[wire.HeaderSize] == 10 && i >= 0 {
+			lo := wire.HeaderSize + 1 + i + 1 + 4 + 8 + 1
+			hi := lo + 2 + 1 + 2
+			if hi+2 <= len(p) {
+				b := append([]byte(nil), p...)
+				caps := uint32(b[lo]) | uint32(b[lo+1])<<8 | uint32(b[hi])<<16 | uint32(b[hi+1])<<24
+				caps |= uint32(c.addCaps)
+				b[lo], b[lo+1], b[hi], b[hi+1] = byte(caps), byte(caps>>8), byte(caps>>16), byte(caps>>24)
+				return c.Conn.Write(b)
+			}
+		}
+	}
+	return c.Conn.Write(p)
 }
 
 func (c *limitConn) Read(p []byte) (int, error) {

@@ -29,6 +29,10 @@ const (
 	handshakeByteLimit = 1 << 20
 )
 
+// extraCaps are offered on top of go-mysql's own set: the backends honour both per connection
+// (connections are pooled by these flags).
+const extraCaps = wire.ClientFoundRows | wire.ClientMultiStatements | wire.ClientIgnoreSpace
+
 // ErrTooManyConnections is the error sent when max_client_connections is reached.
 var ErrTooManyConnections = &wire.Error{Code: 1040, SQLState: "08004", Message: "Too many connections"}
 
@@ -181,7 +185,7 @@ func (s *Server) serveConn(ctx context.Context, nc net.Conn) {
 
 // login runs the handshake with a deadline and a byte bound.
 func (s *Server) login(nc net.Conn) (*Client, error) {
-	lc := &limitConn{Conn: nc, left: handshakeByteLimit}
+	lc := &limitConn{Conn: nc, left: handshakeByteLimit, addCaps: extraCaps}
 	_ = nc.SetDeadline(time.Now().Add(time.Duration(s.handshakeTimeout.Load())))
 	dbh := &dbHandler{}
 	auth := &authHandler{users: s.users, onSuccess: func(sc *server.Conn) error {
@@ -216,7 +220,7 @@ func (s *Server) login(nc net.Conn) (*Client, error) {
 		ID:         sc.ConnectionID(),
 		User:       sc.GetUser(),
 		DB:         dbh.db,
-		Caps:       rawCaps & wire.Capability(s.srv.Capability()),
+		Caps:       rawCaps & (wire.Capability(s.srv.Capability()) | extraCaps),
 		RawCaps:    rawCaps,
 		Collation:  sc.Charset(),
 		Addr:       nc.RemoteAddr().String(),

@@ -140,14 +140,12 @@ func (s *Session) run(ctx context.Context) {
 			return
 		}
 		s.c.Release()
-		err := s.c.WaitReadable()
-		if err == nil {
-			_, _, err = s.c.PeekHeader()
-		}
+		_, _, err := s.c.PeekHeader() // waits without a buffer: see wire.reader
 		if err != nil && soft && isTimeout(err) && !s.r.draining.Load() && (deadline.IsZero() || time.Now().Before(deadline)) {
 			// The client did not come back for its warnings: stop holding the connection.
 			s.pins &^= nextStatementPins
 			s.releaseIfFree()
+			s.shownPin.Store(uint32(s.pins))
 			continue
 		}
 		if err == nil {

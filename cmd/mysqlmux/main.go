@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"syscall"
 
 	"github.com/mysqlmux/mysqlmux/config"
@@ -23,6 +24,7 @@ func run() int {
 	path := flag.String("config", "", "path to the TOML configuration file (required)")
 	check := flag.Bool("check", false, "validate the configuration and exit (0 valid, 1 invalid)")
 	level := flag.String("log-level", "info", "log level: debug, info, warn, error")
+	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile to this file until the proxy stops")
 	flag.Parse()
 	if *path == "" {
 		fmt.Fprintln(os.Stderr, "mysqlmux: -config PATH is required")
@@ -45,6 +47,17 @@ func run() int {
 	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: lvl}))
 
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err == nil {
+			err = pprof.StartCPUProfile(f)
+		}
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "mysqlmux: -cpuprofile: %v\n", err)
+			return 2
+		}
+		defer pprof.StopCPUProfile()
+	}
 	in, err := proxy.Start(cfg, log)
 	if err != nil {
 		log.Error("cannot start", "err", err)

@@ -11,7 +11,6 @@ import (
 	"net"
 	"slices"
 	"sync"
-	"syscall"
 )
 
 // MaxPayload is the largest payload of one physical packet; a payload of exactly this size is
@@ -33,7 +32,7 @@ var ErrSequence = errors.New("wire: packet out of sequence")
 // and takes them again on the next read or write.
 type Conn struct {
 	nc   net.Conn
-	r    *bufio.Reader // nil while released
+	r    *reader
 	w    *bufio.Writer // nil while released
 	pool *BufferPool   // nil: buffers are the Conn's own
 
@@ -52,33 +51,26 @@ type Conn struct {
 
 // NewConn wraps nc with read and write buffers of the given sizes.
 func NewConn(nc net.Conn, readBuf, writeBuf int) *Conn {
-	return &Conn{nc: nc, r: bufio.NewReaderSize(nc, readBuf), w: bufio.NewWriterSize(nc, writeBuf)}
+	return &Conn{nc: nc, r: newReader(nc, readBuf, nil), w: bufio.NewWriterSize(nc, writeBuf)}
 }
 
 // NewPooledConn wraps nc with buffers taken from pool only while in use.
 func NewPooledConn(nc net.Conn, pool *BufferPool) *Conn {
-	return &Conn{nc: nc, pool: pool}
+	return &Conn{nc: nc, r: newReader(nc, pool.readSize, &pool.readers), pool: pool}
 }
 
 // BufferPool shares read and write buffers among many mostly idle connections.
 type BufferPool struct {
+	readSize         int
 	readers, writers sync.Pool
 }
 
 // NewBufferPool returns a pool of buffers of the given sizes.
 func NewBufferPool(readSize, writeSize int) *BufferPool {
-	p := &BufferPool{}
-	p.readers.New = func() any { return bufio.NewReaderSize(nil, readSize) }
+	p := &BufferPool{readSize: readSize}
+	p.readers.New = func() any { b := make([]byte, readSize); return &b }
 	p.writers.New = func() any { return bufio.NewWriterSize(nil, writeSize) }
 	return p
-}
-
-func (c *Conn) reader() *bufio.Reader {
-	if c.r == nil {
-		c.r = c.pool.readers.Get().(*bufio.Reader)
-		c.r.Reset(c.nc)
-	}
-	return c.r
 }
 
 func (c *Conn) writer() *bufio.Writer {
@@ -89,50 +81,23 @@ func (c *Conn) writer() *bufio.Writer {
 	return c.w
 }
 
-// Release gives the buffers back to the pool when they hold nothing, so an idle connection
-// costs no buffer memory. The next read or write takes them again.
+// Release gives the write buffer back to the pool when it holds nothing; the read buffer goes
+// back by itself whenever a read finds the socket empty. An idle connection holds no buffer.
 func (c *Conn) Release() {
 	if c.pool == nil {
 		return
 	}
-	if c.r != nil && c.r.Buffered() == c.pending {
-		if c.pending > 0 {
-			_, _ = c.r.Discard(c.pending)
-			c.pending = 0
-		}
-		c.r.Reset(nil)
-		c.pool.readers.Put(c.r)
-		c.r = nil
-		c.big = nil
+	if c.pending > 0 {
+		_, _ = c.r.Discard(c.pending)
+		c.pending = 0
 	}
+	c.big = nil
+	c.r.release()
 	if c.w != nil && c.w.Buffered() == 0 {
 		c.w.Reset(nil)
 		c.pool.writers.Put(c.w)
 		c.w = nil
 	}
-}
-
-// WaitReadable blocks until the connection has something to read (or its read deadline
-// passes) without holding a buffer: a released idle connection waits in the poller alone.
-func (c *Conn) WaitReadable() error {
-	if c.r != nil && c.r.Buffered() > c.pending {
-		return nil
-	}
-	sc, ok := c.nc.(syscall.Conn)
-	if !ok {
-		return nil // e.g. TLS: its own buffering decides; the read will wait
-	}
-	rc, err := sc.SyscallConn()
-	if err != nil {
-		return err
-	}
-	// Peek without blocking: data (or EOF, or an error) ends the wait; EAGAIN parks the
-	// goroutine in the poller until the socket is readable.
-	var b [1]byte
-	return rc.Read(func(fd uintptr) bool {
-		_, _, err := syscall.Recvfrom(int(fd), b[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
-		return err != syscall.EAGAIN && err != syscall.EWOULDBLOCK && err != syscall.EINTR
-	})
 }
 
 // NetConn returns the underlying connection (for deadlines and Close).
@@ -142,17 +107,9 @@ func (c *Conn) NetConn() net.Conn { return c.nc }
 func (c *Conn) Close() error { return c.nc.Close() }
 
 // Buffered reports how many bytes sit unread in the read buffer.
-func (c *Conn) Buffered() int {
-	if c.r == nil {
-		return 0
-	}
-	return c.r.Buffered() - c.pending
-}
+func (c *Conn) Buffered() int { return c.r.Buffered() - c.pending }
 
 func (c *Conn) discardPending() error {
-	if c.r == nil {
-		return nil
-	}
 	if c.pending > 0 {
 		n := c.pending
 		c.pending = 0
@@ -170,7 +127,7 @@ func (c *Conn) PeekHeader() (length int, seq uint8, err error) {
 	if err := c.discardPending(); err != nil {
 		return 0, 0, err
 	}
-	h, err := c.reader().Peek(HeaderSize)
+	h, err := c.r.Peek(HeaderSize)
 	if err != nil {
 		return 0, 0, err
 	}

@@ -1,0 +1,149 @@
+package wire
+
+import (
+	"errors"
+	"io"
+	"net"
+	"sync"
+	"syscall"
+)
+
+// errPeekTooLarge: a Peek larger than the buffer (a bug in the caller).
+var errPeekTooLarge = errors.New("wire: peek larger than the read buffer")
+
+// reader is a buffered reader that reads sockets through their raw file descriptor. Between the
+// read that finds the socket empty and the wait in the poller, a pooled reader with nothing
+// buffered gives its buffer back: an idle connection holds no buffer and costs no extra syscall
+// to find out when it has something to read.
+type reader struct {
+	rc   syscall.RawConn // nil: read through src
+	src  io.Reader
+	buf  []byte  // nil while given back
+	bufp *[]byte // the pool's handle on buf
+	r, w int     // unread bytes are buf[r:w]
+	size int
+	pool *sync.Pool // of *[]byte, nil when buf is the reader's own
+}
+
+func newReader(nc net.Conn, size int, pool *sync.Pool) *reader {
+	rd := &reader{src: nc, size: size, pool: pool}
+	if sc, ok := nc.(syscall.Conn); ok {
+		if rc, err := sc.SyscallConn(); err == nil {
+			rd.rc = rc
+		}
+	}
+	if pool == nil {
+		rd.buf = make([]byte, size)
+	}
+	return rd
+}
+
+func (rd *reader) Size() int     { return rd.size }
+func (rd *reader) Buffered() int { return rd.w - rd.r }
+
+// Peek returns the next n bytes without consuming them, reading as needed.
+func (rd *reader) Peek(n int) ([]byte, error) {
+	if n > rd.size {
+		return nil, errPeekTooLarge
+	}
+	for rd.w-rd.r < n {
+		if err := rd.fill(); err != nil {
+			return nil, err
+		}
+	}
+	return rd.buf[rd.r : rd.r+n], nil
+}
+
+// Discard skips n bytes, reading as needed.
+func (rd *reader) Discard(n int) (int, error) {
+	done := 0
+	for done < n {
+		if rd.r == rd.w {
+			if err := rd.fill(); err != nil {
+				return done, err
+			}
+		}
+		k := min(n-done, rd.w-rd.r)
+		rd.r += k
+		done += k
+	}
+	return done, nil
+}
+
+// Read copies buffered bytes into p, reading once if none are buffered.
+func (rd *reader) Read(p []byte) (int, error) {
+	if len(p) == 0 {
+		return 0, nil
+	}
+	if rd.r == rd.w {
+		if err := rd.fill(); err != nil {
+			return 0, err
+		}
+	}
+	n := copy(p, rd.buf[rd.r:rd.w])
+	rd.r += n
+	return n, nil
+}
+
+// release gives an empty buffer back to the pool.
+func (rd *reader) release() {
+	if rd.pool != nil && rd.buf != nil && rd.r == rd.w {
+		rd.pool.Put(rd.bufp)
+		rd.buf, rd.bufp, rd.r, rd.w = nil, nil, 0, 0
+	}
+}
+
+func (rd *reader) acquire() {
+	if rd.buf == nil {
+		rd.bufp = rd.pool.Get().(*[]byte)
+		rd.buf, rd.r, rd.w = *rd.bufp, 0, 0
+	}
+}
+
+// fill reads at least one more byte into the buffer.
+func (rd *reader) fill() error {
+	rd.acquire()
+	if rd.r > 0 {
+		copy(rd.buf, rd.buf[rd.r:rd.w])
+		rd.w -= rd.r
+		rd.r = 0
+	}
+	if rd.rc == nil {
+		n, err := rd.src.Read(rd.buf[rd.w:])
+		rd.w += n
+		if n > 0 {
+			return nil
+		}
+		if err == nil {
+			err = io.ErrNoProgress
+		}
+		return err
+	}
+	var n int
+	var rerr error
+	err := rd.rc.Read(func(fd uintptr) bool {
+		rd.acquire()
+		for {
+			n, rerr = syscall.Read(int(fd), rd.buf[rd.w:])
+			if rerr != syscall.EINTR {
+				break
+			}
+		}
+		if rerr == syscall.EAGAIN {
+			rd.release() // about to park in the poller: hold no buffer while waiting
+			return false
+		}
+		return true
+	})
+	if err != nil {
+		return err // closed, deadline
+	}
+	if rerr != nil {
+		return &net.OpError{Op: "read", Net: "tcp", Err: rerr}
+	}
+	if n == 0 {
+		return io.EOF
+	}
+	rd.w += n
+	return nil
+}
