@@ -38,6 +38,11 @@ type Router struct {
 	settings atomic.Pointer[Settings]
 	draining atomic.Bool
 
+	// gate is nil while running; while paused (PAUSE), a channel closed by Resume. Sessions that
+	// need a backend connection wait on it.
+	gateMu sync.Mutex
+	gate   chan struct{}
+
 	parsers parsers
 	states  stateTable
 
@@ -198,4 +203,54 @@ func initDB(c *backend.Conn, db string) error {
 	}
 	c.DB = db
 	return nil
+}
+
+// Pause makes sessions that need a backend connection wait until Resume; sessions that hold one
+// (transactions, pins) go on. For maintenance: once the pools show nothing in use, the backends
+// can restart without a client noticing more than a delay.
+func (r *Router) Pause() {
+	r.gateMu.Lock()
+	defer r.gateMu.Unlock()
+	if r.gate == nil {
+		r.gate = make(chan struct{})
+	}
+}
+
+// Resume lets waiting sessions go on.
+func (r *Router) Resume() {
+	r.gateMu.Lock()
+	defer r.gateMu.Unlock()
+	if r.gate != nil {
+		close(r.gate)
+		r.gate = nil
+	}
+}
+
+// Paused reports whether Pause is in effect.
+func (r *Router) Paused() bool {
+	r.gateMu.Lock()
+	defer r.gateMu.Unlock()
+	return r.gate != nil
+}
+
+// waitGate blocks while paused.
+func (r *Router) waitGate() {
+	r.gateMu.Lock()
+	g := r.gate
+	r.gateMu.Unlock()
+	if g != nil {
+		<-g
+	}
+}
+
+// Kill closes the client connection id (its backend connection is reset or closed as when a
+// client drops); false if there is no such client.
+func (r *Router) Kill(id uint32) bool {
+	r.mu.Lock()
+	s, ok := r.sessions[id]
+	r.mu.Unlock()
+	if ok {
+		s.abort()
+	}
+	return ok
 }

@@ -477,6 +477,7 @@ func connState(c *backend.Conn) *sessionState {
 // acquire returns the connection the next command runs on, with the session's state applied.
 func (s *Session) acquire(needLastInsertID, clearDiag bool) (*backend.Conn, error) {
 	if s.be == nil {
+		s.r.waitGate()
 		c, err := s.pool.Acquire(context.Background(), backend.Want{Key: s.key, DB: s.db, State: anyState(s.state)})
 		if err != nil {
 			if errors.As(err, new(*backend.AcquireTimeoutError)) {
