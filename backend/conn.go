@@ -3,6 +3,7 @@
 package backend
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -55,6 +56,9 @@ type Conn struct {
 	// replays differences, so it must be exact).
 	State any
 
+	// Stmts are the statements prepared on this connection (set up by the proxy).
+	Stmts *StmtCache
+
 	// initSQL runs after login and after every reset (the proxy's session-tracking settings).
 	initSQL string
 
@@ -75,6 +79,8 @@ type Dialer struct {
 	Timeout time.Duration
 	// InitSQL, if set, runs on every new connection and after every reset.
 	InitSQL string
+	// MaxStmts bounds the statements the proxy keeps prepared on one connection (default 128).
+	MaxStmts int
 }
 
 // ErrUnknownUser is returned when the dialer has no password for the key's user.
@@ -144,6 +150,7 @@ func (d *Dialer) Dial(ctx context.Context, key Key, db string) (*Conn, error) {
 		Caps:     caps,
 		DB:       db,
 		initSQL:  d.InitSQL,
+		Stmts:    NewStmtCache(cmp.Or(d.MaxStmts, 128)),
 		created:  now,
 		lastUsed: now,
 	}
@@ -245,6 +252,7 @@ func (c *Conn) Reset() error {
 			err = err2
 		}
 	}
+	c.Stmts.Clear() // the server closed them, whatever the outcome
 	if err != nil {
 		return err
 	}

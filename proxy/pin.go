@@ -18,7 +18,6 @@ const (
 	PinLockTables                              // LOCK TABLES / FLUSH ... WITH READ LOCK; until UNLOCK TABLES
 	PinGetLock                                 // GET_LOCK() held; until the locks are released
 	PinPrepare                                 // text PREPARE; until DEALLOCATE
-	PinStatement                               // binary prepared statements open; until closed
 	PinXA                                      // XA transaction; until XA COMMIT / ROLLBACK
 	PinUntracked                               // state the server reports changed that cannot be replayed; until reset
 	PinWarnings                                // the last statement left warnings or an error; through the next statement
@@ -27,7 +26,7 @@ const (
 )
 
 var pinNames = [...]string{"transaction", "transaction_characteristics", "set", "user_variable",
-	"temp_table", "lock_tables", "get_lock", "prepare", "prepared_statement", "xa", "untracked_state",
+	"temp_table", "lock_tables", "get_lock", "prepare", "xa", "untracked_state",
 	"warnings", "found_rows", "other"}
 
 // nextStatementPins last through the next statement only. While a session holds its connection

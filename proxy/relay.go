@@ -44,9 +44,6 @@ type outcome struct {
 	// txCharsKnown: the response reported the pending transaction characteristics;
 	// txCharsPending: a one-shot SET TRANSACTION waits for the next transaction.
 	txCharsKnown, txCharsPending bool
-	// stmtID is the statement id of a successful COM_STMT_PREPARE.
-	stmtID   uint32
-	prepared bool
 }
 
 // errBackendProtocol marks a response the proxy could not follow; the connection is unusable.
@@ -97,12 +94,8 @@ func (r *relay) run(shape respShape) error {
 		err = r.single(shape == shapeStatistics)
 	case shapeResult:
 		err = r.results()
-	case shapeRows:
-		err = r.rows()
 	case shapeFields:
 		_, err = r.until(wire.IsEOF)
-	case shapePrepare:
-		err = r.prepare()
 	}
 	if err != nil {
 		return err
@@ -265,11 +258,6 @@ func (r *relay) results() error {
 	}
 }
 
-func (r *relay) rows() error {
-	_, err := r.rowsThenEnd()
-	return err
-}
-
 // rowsThenEnd forwards rows until the EOF or ERR that ends them.
 func (r *relay) rowsThenEnd() (more bool, err error) {
 	for {
@@ -302,43 +290,4 @@ func (r *relay) until(end func([]byte) bool) (more bool, err error) {
 			return false, err
 		}
 	}
-}
-
-// prepare follows a COM_STMT_PREPARE response: OK(stmt id, columns, params) then parameter
-// definitions + EOF and column definitions + EOF, or ERR.
-func (r *relay) prepare() error {
-	pkt, whole, err := r.next()
-	if err != nil {
-		return err
-	}
-	p := pkt[wire.HeaderSize:]
-	if len(p) > 0 && p[0] == wire.HeaderErr {
-		_, err = r.terminal(pkt, whole)
-		return err
-	}
-	if len(p) < 12 || p[0] != wire.HeaderOK {
-		return backendErr(fmt.Errorf("%w: bad COM_STMT_PREPARE reply", errBackendProtocol))
-	}
-	r.out.stmtID = uint32(p[1]) | uint32(p[2])<<8 | uint32(p[3])<<16 | uint32(p[4])<<24
-	r.out.prepared = true
-	cols := int(p[5]) | int(p[6])<<8
-	params := int(p[7]) | int(p[8])<<8
-	if err := r.pass(pkt, whole); err != nil {
-		return err
-	}
-	for _, n := range []int{params, cols} {
-		if n == 0 {
-			continue
-		}
-		for i := 0; i <= n; i++ { // n definitions and the EOF
-			pkt, whole, err := r.next()
-			if err != nil {
-				return err
-			}
-			if err := r.pass(pkt, whole); err != nil {
-				return err
-			}
-		}
-	}
-	return nil
 }

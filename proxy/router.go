@@ -45,6 +45,7 @@ type Router struct {
 
 	parsers parsers
 	states  stateTable
+	metas   *metaCache
 
 	// knownDBs caches recent successful checks of the database named at login ("user\x00db").
 	dbMu     sync.Mutex
@@ -67,7 +68,8 @@ type Stats struct {
 // NewRouter creates a router over pools (one per backend server); users are the accounts
 // COM_CHANGE_USER may switch to.
 func NewRouter(pools []*backend.Pool, users *frontend.Users, s Settings, log *slog.Logger) *Router {
-	r := &Router{log: log, users: users, pools: pools, sessions: make(map[uint32]*Session), knownDBs: make(map[string]time.Time)}
+	r := &Router{log: log, users: users, pools: pools, sessions: make(map[uint32]*Session), knownDBs: make(map[string]time.Time),
+		metas: newMetaCache(4096, 32<<20)}
 	r.SetSettings(s)
 	return r
 }

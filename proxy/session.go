@@ -48,7 +48,9 @@ type Session struct {
 	pins         PinReason
 
 	// What keeps pins alive, so each pin ends when its cause does.
-	openStmts   map[uint32]struct{} // binary prepared statements open on be
+	stmts       map[uint32]*clientStmt // binary prepared statements, by the id the client knows
+	nextStmt    uint32
+	execBuf     []byte              // a rewritten COM_STMT_EXECUTE
 	tempTables  map[string]struct{} // temporary tables (db.name)
 	tempUnknown bool                // a temporary table we could not name
 	locks       []string            // GET_LOCK names held
@@ -203,7 +205,7 @@ func (s *Session) dispatch(pkt []byte) error {
 		s.r.stats.Queries.Add(1)
 		pl := s.r.parsers.analyze(pkt[1:], s.db, len(s.tempTables) > 0 || s.tempUnknown)
 		return s.forward(pkt, shapeResult, &pl)
-	case wire.ComInitDB, wire.ComStmtReset, wire.ComDebug, wire.ComRefresh, wire.ComProcessKill:
+	case wire.ComInitDB, wire.ComDebug, wire.ComRefresh, wire.ComProcessKill:
 		return s.forward(pkt, shapeSimple, nil)
 	case wire.ComSetOption:
 		// Switches multi-statements on the connection: not replayed yet, so it pins.
@@ -216,33 +218,25 @@ func (s *Session) dispatch(pkt []byte) error {
 	case wire.ComProcessInfo:
 		return s.forward(pkt, shapeResult, nil)
 	case wire.ComStmtPrepare:
-		s.pins |= PinStatement // hold the connection the statement will live on
-		err := s.forward(pkt, shapePrepare, nil)
-		if err == nil && s.relay.out.prepared {
-			if s.openStmts == nil {
-				s.openStmts = make(map[uint32]struct{})
-			}
-			s.openStmts[s.relay.out.stmtID] = struct{}{}
-		}
-		s.unpinStatementsIfNone()
-		return err
+		return s.stmtPrepare(pkt)
 	case wire.ComStmtExecute:
 		s.r.stats.Queries.Add(1)
-		return s.forward(pkt, shapeResult, nil)
-	case wire.ComStmtFetch:
-		return s.forward(pkt, shapeRows, nil)
+		return s.stmtExecute(pkt)
 	case wire.ComStmtSendLongData:
-		return s.forward(pkt, shapeNone, nil)
+		s.stmtLongData(pkt)
+		return nil
 	case wire.ComStmtClose:
 		if len(pkt) >= 5 {
-			delete(s.openStmts, uint32(pkt[1])|uint32(pkt[2])<<8|uint32(pkt[3])<<16|uint32(pkt[4])<<24)
+			delete(s.stmts, le32(pkt[1:]))
 		}
-		if s.be == nil {
-			return nil // nothing open on any connection: nothing to close
-		}
-		err := s.forward(pkt, shapeNone, nil)
-		s.unpinStatementsIfNone()
-		return err
+		return nil
+	case wire.ComStmtReset:
+		return s.stmtReset(pkt)
+	case wire.ComStmtFetch:
+		// Cursors are never opened (see stmtExecute), as a server may decline them.
+		s.c.Seq = 1
+		return s.c.WriteError(&wire.Error{Code: 1421, SQLState: "HY000",
+			Message: fmt.Sprintf("The statement (%d) has no open cursor.", le32(pkt[min(len(pkt), 1):]))})
 	case wire.ComResetConnection:
 		return s.resetSession()
 	case wire.ComChangeUser:
@@ -250,13 +244,6 @@ func (s *Session) dispatch(pkt []byte) error {
 	default:
 		s.c.Seq = 1
 		return s.c.WriteError(&wire.Error{Code: 1047, SQLState: "08S01", Message: "Unknown command " + cmd.String()})
-	}
-}
-
-func (s *Session) unpinStatementsIfNone() {
-	if len(s.openStmts) == 0 {
-		s.pins &^= PinStatement
-		s.releaseIfFree()
 	}
 }
 
@@ -273,7 +260,14 @@ func (s *Session) forward(pkt []byte, shape respShape, pl *plan) error {
 		s.c.Seq = 1
 		return s.c.WriteError(clientError(err))
 	}
-	if err := be.Command(pkt); err == nil {
+	return s.run1(be, pkt, shape, pl)
+}
+
+// run1 sends one command on be (with whatever is already buffered for it) and streams the
+// response, then updates the session and gives the connection back unless pinned.
+func (s *Session) run1(be *backend.Conn, pkt []byte, shape respShape, pl *plan) error {
+	err := be.Command(pkt)
+	if err == nil {
 		err = be.Flush()
 	}
 	if err == nil {
@@ -346,6 +340,10 @@ func (s *Session) update(pkt []byte, pl *plan) {
 		}
 		if ok && pl.info.has(featCalcFoundRows) {
 			s.pins |= PinFoundRows
+		}
+		if ok && (pl.info.kw == kwAlter || pl.info.kw == kwCreate || pl.info.kw == kwDrop ||
+			pl.info.kw == kwRename || pl.info.kw == kwTruncate) {
+			s.r.metas.invalidate() // cached statement columns may have changed
 		}
 	}
 	if next != s.state {
@@ -608,7 +606,7 @@ func (s *Session) writeOK(seq uint8) error {
 // locks, prepared statements, pins. The default database stays, as on MariaDB.
 func (s *Session) clearState() {
 	s.pins = 0
-	s.openStmts, s.tempTables, s.locks, s.prepared = nil, nil, nil, nil
+	s.stmts, s.tempTables, s.locks, s.prepared = nil, nil, nil, nil
 	s.tempUnknown, s.lockUnknown, s.prepUnknown = false, false, false
 	s.lastInsertID = 0
 	s.state = s.r.states.intern(initialState(s.c.Collation))

@@ -1,0 +1,325 @@
+package proxy
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+
+	"github.com/mysqlmux/mysqlmux/backend"
+	"github.com/mysqlmux/mysqlmux/internal/wire"
+)
+
+// Binary-protocol prepared statements keep multiplexing: the session hands its client its own
+// statement ids, the metadata of a PREPARE is shared (metaCache) so the next PREPARE of the same
+// text is answered locally, and each backend connection prepares a statement lazily when it
+// first executes it (backend.StmtCache). No statement pins a session.
+
+// clientStmt is a prepared statement as one client sees it.
+type clientStmt struct {
+	meta *stmtMeta
+	// types are the parameter types the client last bound: a later EXECUTE that says "same
+	// types as before" may land on a connection where another client bound others.
+	types []byte
+	// longData holds SEND_LONG_DATA chunks until the next EXECUTE, which may run anywhere.
+	longData map[uint16][]byte
+	longSize int
+	longErr  bool // longData overflowed its bound: the EXECUTE fails, as MySQL's would
+}
+
+// maxClientStmts bounds a session's statements (MariaDB's max_prepared_stmt_count default).
+const maxClientStmts = 16382
+
+// maxMetaBytes bounds the metadata the proxy keeps for one statement.
+const maxMetaBytes = 1 << 20
+
+const cursorFlagOffset = 5 // COM_STMT_EXECUTE: command, statement id (4), flags
+
+func le32(b []byte) uint32 {
+	if len(b) < 4 {
+		return 0
+	}
+	return uint32(b[0]) | uint32(b[1])<<8 | uint32(b[2])<<16 | uint32(b[3])<<24
+}
+
+func putLE32(b []byte, v uint32) {
+	b[0], b[1], b[2], b[3] = byte(v), byte(v>>8), byte(v>>16), byte(v>>24)
+}
+
+func (s *Session) stmtKey(text string) string {
+	st := ""
+	if s.state != nil {
+		st = s.state.key
+	}
+	return s.key.User + "\x00" + s.db + "\x00" + st + "\x00" + text
+}
+
+func (s *Session) stmtError(code uint16, state, format string, args ...any) error {
+	s.c.Seq = 1
+	return s.c.WriteError(&wire.Error{Code: code, SQLState: state, Message: fmt.Sprintf(format, args...)})
+}
+
+// stmtPrepare answers COM_STMT_PREPARE, from the shared metadata when another session prepared
+// the same statement already, else by preparing it on a borrowed connection.
+func (s *Session) stmtPrepare(pkt []byte) error {
+	if len(s.stmts) >= maxClientStmts {
+		return s.stmtError(1461, "42000", "Can't create more than max_prepared_stmt_count statements (current value: %d)", maxClientStmts)
+	}
+	text := string(pkt[1:])
+	key := s.stmtKey(text)
+	meta := s.r.metas.get(key)
+	if meta == nil {
+		be, err := s.acquire(false, false)
+		if err != nil {
+			s.c.Seq = 1
+			return s.c.WriteError(clientError(err))
+		}
+		meta, err = s.prepareOn(be, key, text, s.db)
+		var we *wire.Error
+		if errors.As(err, &we) {
+			s.releaseIfFree()
+			s.c.Seq = 1
+			return s.c.WriteError(we)
+		}
+		if err != nil {
+			return s.lost(err)
+		}
+		s.releaseIfFree()
+		if meta.size <= maxMetaBytes {
+			s.r.metas.put(meta)
+		}
+	}
+	if s.stmts == nil {
+		s.stmts = make(map[uint32]*clientStmt)
+	}
+	for s.nextStmt++; s.nextStmt == 0 || s.stmts[s.nextStmt] != nil; s.nextStmt++ {
+	}
+	s.stmts[s.nextStmt] = &clientStmt{meta: meta}
+	return s.writePrepareOK(s.nextStmt, meta)
+}
+
+func (s *Session) writePrepareOK(id uint32, m *stmtMeta) error {
+	ok := [12]byte{wire.HeaderOK}
+	putLE32(ok[1:], id)
+	ok[5], ok[6] = byte(m.columns), byte(m.columns>>8)
+	ok[7], ok[8] = byte(m.params), byte(m.params>>8)
+	s.c.Seq = 1
+	if err := s.c.WritePacket(ok[:]); err != nil {
+		return err
+	}
+	for _, d := range m.defs {
+		if err := s.c.WritePacket(d); err != nil {
+			return err
+		}
+	}
+	return s.c.Flush()
+}
+
+// prepareOn prepares text on be with db as the default database (switching for the prepare only
+// if be is in another one), records the statement in be's cache, and returns its metadata. A
+// *wire.Error is the server refusing the statement; other errors mean be is broken.
+func (s *Session) prepareOn(be *backend.Conn, key, text, db string) (*stmtMeta, error) {
+	switchDB := db != "" && be.DB != db
+	home := be.DB
+	if switchDB {
+		if err := be.Command(append([]byte{byte(wire.ComInitDB)}, db...)); err != nil {
+			return nil, err
+		}
+	}
+	if err := be.Command(append([]byte{byte(wire.ComStmtPrepare)}, text...)); err != nil {
+		return nil, err
+	}
+	if switchDB {
+		if err := be.Command(append([]byte{byte(wire.ComInitDB)}, home...)); err != nil {
+			return nil, err
+		}
+	}
+	if err := be.Flush(); err != nil {
+		return nil, err
+	}
+	var dbErr error
+	if switchDB {
+		dbErr = be.ReadOKOrErr()
+		if dbErr != nil && !isServerError(dbErr) {
+			return nil, dbErr
+		}
+	}
+	meta, id, err := readPrepare(be)
+	if switchDB {
+		if rerr := be.ReadOKOrErr(); rerr != nil {
+			return nil, fmt.Errorf("restoring the database after a prepare: %w", rerr)
+		}
+	}
+	if err == nil && dbErr != nil {
+		// The statement was prepared in the wrong database: drop it, report the error.
+		_ = be.Command(closeStmt(id))
+		err = dbErr
+	}
+	if err != nil {
+		return nil, err
+	}
+	meta.key, meta.text, meta.db = key, text, db
+	for _, old := range be.Stmts.Put(key, id) {
+		if err := be.Command(closeStmt(old)); err != nil {
+			return nil, err
+		}
+	}
+	return meta, nil
+}
+
+func isServerError(err error) bool {
+	var we *wire.Error
+	return errors.As(err, &we)
+}
+
+func closeStmt(id uint32) []byte {
+	b := []byte{byte(wire.ComStmtClose), 0, 0, 0, 0}
+	putLE32(b[1:], id)
+	return b
+}
+
+// readPrepare reads a COM_STMT_PREPARE response: OK (statement id, counts) and the definitions.
+func readPrepare(be *backend.Conn) (*stmtMeta, uint32, error) {
+	be.Seq = 1
+	p, err := be.ReadPacket(wire.MaxPayload)
+	if err != nil {
+		return nil, 0, err
+	}
+	if p[0] == wire.HeaderErr {
+		e, perr := wire.ParseErr(p)
+		if perr != nil {
+			return nil, 0, perr
+		}
+		return nil, 0, e
+	}
+	if p[0] != wire.HeaderOK || len(p) < 9 {
+		return nil, 0, fmt.Errorf("%w: bad COM_STMT_PREPARE reply", errBackendProtocol)
+	}
+	m := &stmtMeta{columns: uint16(p[5]) | uint16(p[6])<<8, params: uint16(p[7]) | uint16(p[8])<<8}
+	id := le32(p[1:])
+	for _, n := range []uint16{m.params, m.columns} {
+		if n == 0 {
+			continue
+		}
+		for i := 0; i <= int(n); i++ { // n definitions and their EOF
+			d, err := be.ReadPacket(wire.MaxPayload)
+			if err != nil {
+				return nil, 0, err
+			}
+			m.defs = append(m.defs, slices.Clone(d))
+			m.size += len(d)
+		}
+	}
+	m.size += len(m.defs) * 24
+	return m, id, nil
+}
+
+// stmtLongData buffers a SEND_LONG_DATA chunk (no reply) until the EXECUTE.
+func (s *Session) stmtLongData(pkt []byte) {
+	if len(pkt) < 7 {
+		return
+	}
+	cs := s.stmts[le32(pkt[1:])]
+	if cs == nil {
+		return // MySQL also drops data for an unknown statement silently
+	}
+	param := uint16(pkt[5]) | uint16(pkt[6])<<8
+	if cs.longSize+len(pkt)-7 > s.r.settings.Load().MaxPacket {
+		cs.longErr = true
+		return
+	}
+	if cs.longData == nil {
+		cs.longData = make(map[uint16][]byte)
+	}
+	cs.longData[param] = append(cs.longData[param], pkt[7:]...)
+	cs.longSize += len(pkt) - 7
+}
+
+// stmtReset answers COM_STMT_RESET: the buffered long data goes; no cursor is ever open.
+func (s *Session) stmtReset(pkt []byte) error {
+	cs := s.stmts[le32(pkt[min(len(pkt), 1):])]
+	if cs == nil {
+		return s.stmtError(1243, "HY000", "Unknown prepared statement handler (%d) given to mysqld_stmt_reset", le32(pkt[min(len(pkt), 1):]))
+	}
+	cs.longData, cs.longSize, cs.longErr = nil, 0, false
+	return s.writeOK(1)
+}
+
+// stmtExecute runs COM_STMT_EXECUTE on a borrowed connection, preparing the statement there
+// first if that connection has not yet. The client's statement id becomes the connection's, and
+// a cursor request is dropped: the rows come in the response, as when a server declines a cursor.
+func (s *Session) stmtExecute(pkt []byte) error {
+	id := le32(pkt[min(len(pkt), 1):])
+	cs := s.stmts[id]
+	if cs == nil || len(pkt) < 10 {
+		return s.stmtError(1243, "HY000", "Unknown prepared statement handler (%d) given to mysqld_stmt_execute", id)
+	}
+	if cs.longErr {
+		cs.longData, cs.longSize, cs.longErr = nil, 0, false
+		return s.stmtError(1153, "08S01", "Got a packet bigger than 'max_allowed_packet' bytes")
+	}
+	payload := s.bindTypes(cs, pkt)
+	s.relay.out = outcome{}
+	be, err := s.acquire(false, false)
+	if err != nil {
+		s.c.Seq = 1
+		return s.c.WriteError(clientError(err))
+	}
+	bid, ok := be.Stmts.Get(cs.meta.key)
+	if !ok {
+		_, err := s.prepareOn(be, cs.meta.key, cs.meta.text, cs.meta.db)
+		var we *wire.Error
+		if errors.As(err, &we) {
+			s.releaseIfFree()
+			s.c.Seq = 1
+			return s.c.WriteError(we)
+		}
+		if err != nil {
+			return s.lost(err)
+		}
+		bid, _ = be.Stmts.Get(cs.meta.key)
+	}
+	for param, data := range cs.longData {
+		chunk := make([]byte, 7, 7+len(data))
+		chunk[0] = byte(wire.ComStmtSendLongData)
+		putLE32(chunk[1:], bid)
+		chunk[5], chunk[6] = byte(param), byte(param>>8)
+		if err := be.Command(append(chunk, data...)); err != nil {
+			return s.lost(err)
+		}
+	}
+	cs.longData, cs.longSize = nil, 0
+	putLE32(payload[1:], bid)
+	payload[cursorFlagOffset] = 0
+	err = s.run1(be, payload, shapeResult, nil)
+	if cap(s.execBuf) > 64<<10 {
+		s.execBuf = nil // do not keep a large parameter set around
+	}
+	return err
+}
+
+// bindTypes returns the EXECUTE payload with the parameter types bound: a client that says its
+// types are unchanged gets the ones it last sent written in, since the backend statement may
+// have been executed by another client since.
+func (s *Session) bindTypes(cs *clientStmt, pkt []byte) []byte {
+	n := int(cs.meta.params)
+	if n == 0 {
+		return pkt
+	}
+	flag := 10 + (n+7)/8 // command, id, flags, iteration count, NULL bitmap
+	if len(pkt) <= flag {
+		return pkt // malformed: the server will say so
+	}
+	if pkt[flag] == 1 {
+		if len(pkt) >= flag+1+2*n {
+			cs.types = append(cs.types[:0], pkt[flag+1:flag+1+2*n]...)
+		}
+		return pkt
+	}
+	if len(cs.types) != 2*n {
+		return pkt
+	}
+	b := append(s.execBuf[:0], pkt[:flag]...)
+	b = append(append(append(b, 1), cs.types...), pkt[flag+1:]...)
+	s.execBuf = b
+	return b
+}
