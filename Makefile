@@ -5,11 +5,15 @@ SHELL := /usr/bin/env bash
 GO ?= go
 export PATH := $(PATH):/usr/local/go/bin
 
-.PHONY: run test test-load build bench fmt-check vet install-deps
+.PHONY: run demo test test-load build bench fmt-check vet install-deps
 
 # A throwaway MariaDB on 127.0.0.1:3306 and the proxy in front of it (examples/mysqlmux.toml).
 run:
 	bash scripts/run-local.sh
+
+# 500 clients straight at a MariaDB with max_connections=20 (ERROR 1040), then through mysqlmux.
+demo:
+	bash scripts/demo.sh
 
 build:
 	$(GO) build ./...
