@@ -35,6 +35,7 @@ type Conn struct {
 	r    *reader
 	w    *bufio.Writer // nil while released
 	pool *BufferPool   // nil: buffers are the Conn's own
+	fw   *fdWriter     // what a pooled write buffer writes to
 
 	// Seq is the sequence id the next packet read or written must carry. Callers reset it to 0
 	// at the start of each command; ReadPacket and WritePacket advance it.
@@ -51,12 +52,12 @@ type Conn struct {
 
 // NewConn wraps nc with read and write buffers of the given sizes.
 func NewConn(nc net.Conn, readBuf, writeBuf int) *Conn {
-	return &Conn{nc: nc, r: newReader(nc, readBuf, nil), w: bufio.NewWriterSize(nc, writeBuf)}
+	return &Conn{nc: nc, r: newReader(nc, readBuf, nil), w: bufio.NewWriterSize(newFDWriter(nc), writeBuf)}
 }
 
 // NewPooledConn wraps nc with buffers taken from pool only while in use.
 func NewPooledConn(nc net.Conn, pool *BufferPool) *Conn {
-	return &Conn{nc: nc, r: newReader(nc, pool.readSize, &pool.readers), pool: pool}
+	return &Conn{nc: nc, r: newReader(nc, pool.readSize, &pool.readers), pool: pool, fw: newFDWriter(nc)}
 }
 
 // BufferPool shares read and write buffers among many mostly idle connections.
@@ -76,7 +77,7 @@ func NewBufferPool(readSize, writeSize int) *BufferPool {
 func (c *Conn) writer() *bufio.Writer {
 	if c.w == nil {
 		c.w = c.pool.writers.Get().(*bufio.Writer)
-		c.w.Reset(c.nc)
+		c.w.Reset(c.fw)
 	}
 	return c.w
 }

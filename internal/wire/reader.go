@@ -23,6 +23,23 @@ type reader struct {
 	r, w int     // unread bytes are buf[r:w]
 	size int
 	pool *sync.Pool // of *[]byte, nil when buf is the reader's own
+
+	// readFn is readOnce bound once: a closure per read would allocate.
+	readFn func(fd uintptr) bool
+	n      int
+	errno  syscall.Errno
+}
+
+// readOnce is called by the poller: it reads what is there, or, finding nothing, gives the
+// buffer back and asks to be called again when the socket is readable.
+func (rd *reader) readOnce(fd uintptr) bool {
+	rd.acquire()
+	rd.n, rd.errno = rawRead(fd, rd.buf[rd.w:])
+	if rd.errno == syscall.EAGAIN {
+		rd.release() // about to park in the poller: hold no buffer while waiting
+		return false
+	}
+	return true
 }
 
 func newReader(nc net.Conn, size int, pool *sync.Pool) *reader {
@@ -30,6 +47,7 @@ func newReader(nc net.Conn, size int, pool *sync.Pool) *reader {
 	if sc, ok := nc.(syscall.Conn); ok {
 		if rc, err := sc.SyscallConn(); err == nil {
 			rd.rc = rc
+			rd.readFn = rd.readOnce
 		}
 	}
 	if pool == nil {
@@ -119,27 +137,13 @@ func (rd *reader) fill() error {
 		}
 		return err
 	}
-	var n int
-	var rerr error
-	err := rd.rc.Read(func(fd uintptr) bool {
-		rd.acquire()
-		for {
-			n, rerr = syscall.Read(int(fd), rd.buf[rd.w:])
-			if rerr != syscall.EINTR {
-				break
-			}
-		}
-		if rerr == syscall.EAGAIN {
-			rd.release() // about to park in the poller: hold no buffer while waiting
-			return false
-		}
-		return true
-	})
-	if err != nil {
+	rd.n, rd.errno = 0, 0
+	if err := rd.rc.Read(rd.readFn); err != nil {
 		return err // closed, deadline
 	}
-	if rerr != nil {
-		return &net.OpError{Op: "read", Net: "tcp", Err: rerr}
+	n, errno := rd.n, rd.errno
+	if errno != 0 {
+		return &net.OpError{Op: "read", Net: "tcp", Err: errno}
 	}
 	if n == 0 {
 		return io.EOF
