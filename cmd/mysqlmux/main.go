@@ -10,8 +10,10 @@ import (
 	"os"
 	"os/signal"
 	"runtime/pprof"
+	"sync"
 	"syscall"
 
+	"github.com/mysqlmux/mysqlmux/admin"
 	"github.com/mysqlmux/mysqlmux/config"
 	"github.com/mysqlmux/mysqlmux/proxy"
 )
@@ -63,30 +65,87 @@ func run() int {
 		log.Error("cannot start", "err", err)
 		return 1
 	}
+	rt := &running{path: *path, in: in, log: log, cfg: cfg}
+	var adm *admin.Server
+	if cfg.Admin.Listen != "" || cfg.Admin.HTTPListen != "" {
+		adm, err = admin.Start(cfg.Admin, in, rt.reload, rt.config, log)
+		if err != nil {
+			log.Error("cannot start the admin listeners", "err", err)
+			_ = shutdown(in, cfg, log)
+			return 1
+		}
+	}
 	sigs := make(chan os.Signal, 1)
 	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
 	for sig := range sigs {
 		if sig == syscall.SIGHUP {
-			ncfg, err := config.Load(*path)
-			if err == nil {
-				err = in.Reload(ncfg)
-			}
-			if err != nil {
+			if err := rt.reload(); err != nil {
 				log.Error("reload failed; keeping the running configuration", "err", err)
 			}
 			continue
 		}
 		log.Info("shutting down", "signal", sig.String())
 		signal.Reset(syscall.SIGTERM, syscall.SIGINT) // a second signal ends at once
-		ctx, cancel := context.WithTimeout(context.Background(), cfg.Proxy.ShutdownTimeout.Duration)
-		err := in.Shutdown(ctx)
-		cancel()
+		// A PAUSE left in effect must not hold the shutdown hostage: statements waiting at the
+		// gate go on and finish like any other statement in flight.
+		in.Router().Resume()
+		err := shutdown(in, rt.config(), log)
+		if adm != nil {
+			_ = adm.Close() // after the proxy, so operators could watch the drain
+		}
 		if err != nil {
-			log.Error("shutdown", "err", err)
 			return 1
 		}
 		log.Info("stopped")
 		return 0
 	}
 	return 0
+}
+
+// shutdown stops the proxy gracefully within the configured bound.
+func shutdown(in *proxy.Instance, cfg *config.Config, log *slog.Logger) error {
+	ctx, cancel := context.WithTimeout(context.Background(), cfg.Proxy.ShutdownTimeout.Duration)
+	defer cancel()
+	err := in.Shutdown(ctx)
+	if err != nil {
+		log.Error("shutdown", "err", err)
+	}
+	return err
+}
+
+// running is the proxy as configured now: SIGHUP and the admin console's RELOAD both go through
+// reload, one at a time.
+type running struct {
+	path string
+	in   *proxy.Instance
+	log  *slog.Logger
+
+	mu  sync.Mutex
+	cfg *config.Config // the configuration in force; replaced by a successful reload
+}
+
+// reload re-reads the configuration file and applies it; on error the running configuration
+// stays. The error names the bad key.
+func (r *running) reload() error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	ncfg, err := config.Load(r.path)
+	if err != nil {
+		return fmt.Errorf("%s: %w", r.path, err)
+	}
+	if err := r.in.Reload(ncfg); err != nil {
+		return err
+	}
+	if ncfg.Admin != r.cfg.Admin {
+		r.log.Warn("[admin] changes take effect at restart; the admin listeners keep their settings")
+	}
+	r.cfg = ncfg
+	return nil
+}
+
+// config returns the configuration in force (for SHOW CONFIG).
+func (r *running) config() *config.Config {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.cfg
 }

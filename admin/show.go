@@ -1,0 +1,118 @@
+package admin
+
+import (
+	"cmp"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/go-mysql-org/go-mysql/mysql"
+
+	"github.com/mysqlmux/mysqlmux/proxy"
+)
+
+func (h *handler) showPools(string) (*mysql.Result, error) {
+	names := []string{"backend", "max_connections", "open", "in_use", "idle", "waiting",
+		"wait_count", "wait_time_ms", "timeouts", "dials", "dial_errors", "closed", "closed_idle", "closed_expired"}
+	var rows [][]any
+	for _, p := range h.s.takeSnapshot().pools {
+		rows = append(rows, []any{p.Backend, int64(p.MaxConns), int64(p.Open), int64(p.InUse), int64(p.Idle),
+			int64(p.Waiting), p.WaitCount, p.WaitDuration.Milliseconds(), p.Timeouts, p.Dials, p.DialErrors,
+			p.Closed, p.ClosedIdle, p.ClosedExpired})
+	}
+	return resultset(names, rows)
+}
+
+func (h *handler) showClients(string) (*mysql.Result, error) {
+	names := []string{"id", "user", "address", "database", "state", "pinned_reason", "backend", "connected_seconds"}
+	sessions := h.s.takeSnapshot().sessions
+	slices.SortFunc(sessions, func(a, b proxy.ClientInfo) int { return cmp.Compare(a.ID, b.ID) })
+	now := time.Now()
+	var rows [][]any
+	for _, c := range sessions {
+		rows = append(rows, []any{uint64(c.ID), c.User, c.Address, c.Database, c.State, c.PinnedReason,
+			c.Backend, int64(now.Sub(c.Since).Seconds())})
+	}
+	return resultset(names, rows)
+}
+
+func (h *handler) showBackends(string) (*mysql.Result, error) {
+	names := []string{"backend", "max_connections", "open", "in_use", "status", "dials", "dial_errors", "last_dials_failed"}
+	var rows [][]any
+	for _, p := range h.s.takeSnapshot().pools {
+		failing, down := h.s.health.observe(p)
+		rows = append(rows, []any{p.Backend, int64(p.MaxConns), int64(p.Open), int64(p.InUse), status(down),
+			p.Dials, p.DialErrors, yesNo(failing)})
+	}
+	return resultset(names, rows)
+}
+
+func yesNo(b bool) string {
+	if b {
+		return "yes"
+	}
+	return "no"
+}
+
+func (h *handler) showStats(string) (*mysql.Result, error) {
+	sn := h.s.takeSnapshot()
+	paused := uint64(0)
+	if sn.paused {
+		paused = 1
+	}
+	rows := [][]any{
+		{"clients", uint64(max(sn.clients, 0))},
+		{"clients_refused", sn.refused},
+		{"auth_failures", sn.authFailures},
+		{"queries", sn.queries},
+		{"commands", sn.commands},
+		{"borrows", sn.borrows},
+		{"syncs", sn.syncs},
+		{"resets", sn.resets},
+		{"acquire_timeouts", sn.acquireTimeouts},
+		{"backend_errors", sn.backendErrors},
+		{"paused", paused},
+		{"pinned_clients", uint64(sn.pinnedClients)},
+	}
+	for _, r := range sn.reasons {
+		rows = append(rows, []any{"pinned_" + r, uint64(sn.pinned[r])})
+	}
+	return resultset([]string{"name", "value"}, rows)
+}
+
+// pause holds new borrowing, then waits (bounded) until no backend connection is lent out, so
+// that when PAUSE answers OK the backends can be restarted. When the bound passes first (a
+// transaction stays open) the pause stays in effect and the reply is an error saying so.
+func (h *handler) pause(string) (*mysql.Result, error) {
+	r := h.s.in.Router()
+	r.Pause()
+	h.s.log.Info("admin PAUSE")
+	deadline := time.NewTimer(h.s.pauseWait)
+	defer deadline.Stop()
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		inUse := 0
+		for _, p := range r.Pools() {
+			inUse += p.Stats().InUse
+		}
+		if inUse == 0 {
+			return nil, nil
+		}
+		select {
+		case <-tick.C:
+		case <-deadline.C:
+			return nil, mysql.NewError(mysql.ER_UNKNOWN_ERROR, fmt.Sprintf(
+				"PAUSE is in effect, but %d backend connection(s) are still in use after %v (pinned sessions: see SHOW CLIENTS); RESUME undoes it",
+				inUse, h.s.pauseWait))
+		case <-h.s.done:
+			return nil, mysql.NewError(mysql.ER_UNKNOWN_ERROR, "admin console closing; PAUSE is in effect")
+		}
+	}
+}
+
+func (h *handler) resume(string) (*mysql.Result, error) {
+	h.s.in.Router().Resume()
+	h.s.log.Info("admin RESUME")
+	return nil, nil
+}
