@@ -121,6 +121,7 @@ func (r *Router) CheckLogin(user, db string, caps wire.Capability) error {
 	if ok && time.Since(t) < 30*time.Second {
 		return nil
 	}
+	r.waitGate()
 	pool := r.pickPool()
 	key := backend.Key{User: user, Flags: caps & backend.ConnectFlags}
 	c, err := pool.Acquire(context.Background(), backend.Want{Key: key, DB: db})
