@@ -1,0 +1,136 @@
+package integration
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"io"
+	"log/slog"
+	"net"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/mysqlmux/mysqlmux/internal/mariadbtest"
+	"github.com/mysqlmux/mysqlmux/internal/proxytest"
+	"github.com/mysqlmux/mysqlmux/proxy"
+)
+
+// Graceful shutdown: a statement in flight finishes, a transaction left open is rolled back,
+// and the listener stops accepting.
+func TestShutdownFinishesStatementsAndRollsBack(t *testing.T) {
+	mariadbtest.Need(t, db)
+	direct := directClient(t, "test")
+	mustExec(t, direct, "DROP TABLE IF EXISTS life_shutdown")
+	mustExec(t, direct, "CREATE TABLE life_shutdown (id INT PRIMARY KEY) ENGINE=InnoDB")
+	cfg := proxytest.Config(db, 3)
+	in, err := proxy.Start(cfg, quietLog())
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := proxyClient(t, in, "test")
+	open := holdConn(t, p)
+	mustExec(t, open, "BEGIN")
+	mustExec(t, open, "INSERT INTO life_shutdown VALUES (1)")
+	busy := holdConn(t, p)
+	slept := make(chan error, 1)
+	go func() {
+		var v int
+		slept <- busy.QueryRowContext(context.Background(), "SELECT SLEEP(1)").Scan(&v)
+	}()
+	time.Sleep(200 * time.Millisecond) // the SLEEP is running
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	start := time.Now()
+	if err := in.Shutdown(ctx); err != nil {
+		t.Fatalf("shutdown: %v", err)
+	}
+	if err := <-slept; err != nil {
+		t.Fatalf("the statement in flight did not finish: %v", describeErr(err))
+	}
+	if d := time.Since(start); d < 500*time.Millisecond {
+		t.Fatalf("shutdown returned after %v, before the 1 s statement in flight could finish", d)
+	}
+	if n := mustInt(t, direct, "SELECT COUNT(*) FROM life_shutdown"); n != 0 {
+		t.Fatalf("the open transaction's row is visible after shutdown: %d rows", n)
+	}
+	if c, err := net.DialTimeout("tcp", in.Addr(), time.Second); err == nil {
+		c.Close()
+		t.Fatal("the proxy still accepts connections after shutdown")
+	}
+}
+
+// Backend connections killed under the proxy (a restart, wait_timeout, an operator's KILL):
+// idle ones are noticed and replaced, in-flight ones fail that statement only, the cap holds.
+func TestBackendConnectionsKilled(t *testing.T) {
+	mariadbtest.Need(t, db)
+	root, err := db.Root()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer root.Close()
+	cfg := proxytest.Config(db, 3)
+	in := proxytest.Start(t, cfg)
+	p := proxyClient(t, in, "test")
+	p.SetMaxOpenConns(12)
+	var ok, failed atomic.Int64
+	ctx, stop := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	for i := 0; i < 12; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for ctx.Err() == nil {
+				var v int
+				if err := p.QueryRowContext(context.Background(), "SELECT 1").Scan(&v); err != nil {
+					failed.Add(1)
+					continue
+				}
+				ok.Add(1)
+			}
+		}()
+	}
+	peak := 0
+	for round := 0; round < 10; round++ {
+		time.Sleep(150 * time.Millisecond)
+		rows, err := root.Query("SELECT ID FROM information_schema.PROCESSLIST WHERE USER = 'app'")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var ids []int64
+		for rows.Next() {
+			var id int64
+			_ = rows.Scan(&id)
+			ids = append(ids, id)
+		}
+		rows.Close()
+		peak = max(peak, len(ids))
+		for _, id := range ids {
+			_, _ = root.Exec("KILL CONNECTION ?", id)
+		}
+	}
+	stop()
+	wg.Wait()
+	for _, st := range in.Router().Pools() {
+		if s := st.Stats(); s.Open > 3 || s.InUse != 0 {
+			t.Errorf("pool after the kills: %+v", s)
+		}
+	}
+	t.Logf("%d statements succeeded, %d failed while connections were killed; peak %d backend connections", ok.Load(), failed.Load(), peak)
+	if peak > 3 {
+		t.Fatalf("%d backend connections seen, cap 3", peak)
+	}
+	if ok.Load() == 0 {
+		t.Fatal("nothing succeeded")
+	}
+	// Afterwards everything works again.
+	var v int
+	for i := 0; i < 20; i++ {
+		if err := p.QueryRow("SELECT 1").Scan(&v); err != nil && !errors.Is(err, sql.ErrNoRows) {
+			t.Fatalf("after the kills: %v", describeErr(err))
+		}
+	}
+}
+
+func quietLog() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
