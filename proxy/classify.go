@@ -79,12 +79,59 @@ const (
 	featDiagnostics                        // reads the previous statement's diagnostics
 )
 
-var featureWords = map[string]uint32{
-	"GET_LOCK": featGetLock, "RELEASE_LOCK": featReleaseLock, "RELEASE_ALL_LOCKS": featReleaseLock,
-	"SQL_CALC_FOUND_ROWS": featCalcFoundRows, "FOUND_ROWS": featFoundRows,
-	"LAST_INSERT_ID": featLastInsertID, "TEMPORARY": featTemporary, "LOCK": featLock,
-	"WARNINGS": featDiagnostics, "ERRORS": featDiagnostics, "WARNING_COUNT": featDiagnostics,
-	"ERROR_COUNT": featDiagnostics, "DIAGNOSTICS": featDiagnostics,
+// featureWord returns the feature a word (upper-cased) marks, 0 for most words. A switch on the
+// length first keeps the common words (FROM, WHERE, column names) to one comparison or none.
+func featureWord(w []byte) uint32 {
+	switch len(w) {
+	case 4:
+		if string(w) == "LOCK" {
+			return featLock
+		}
+	case 6:
+		if string(w) == "ERRORS" {
+			return featDiagnostics
+		}
+	case 8:
+		switch string(w) {
+		case "GET_LOCK":
+			return featGetLock
+		case "WARNINGS":
+			return featDiagnostics
+		}
+	case 9:
+		if string(w) == "TEMPORARY" {
+			return featTemporary
+		}
+	case 10:
+		if string(w) == "FOUND_ROWS" {
+			return featFoundRows
+		}
+	case 11:
+		if string(w) == "ERROR_COUNT" || string(w) == "DIAGNOSTICS" {
+			return featDiagnostics
+		}
+	case 12:
+		if string(w) == "RELEASE_LOCK" {
+			return featReleaseLock
+		}
+	case 13:
+		if string(w) == "WARNING_COUNT" {
+			return featDiagnostics
+		}
+	case 14:
+		if string(w) == "LAST_INSERT_ID" {
+			return featLastInsertID
+		}
+	case 17:
+		if string(w) == "RELEASE_ALL_LOCKS" {
+			return featReleaseLock
+		}
+	case 19:
+		if string(w) == "SQL_CALC_FOUND_ROWS" {
+			return featCalcFoundRows
+		}
+	}
+	return 0
 }
 
 // stmtInfo is what one lexical pass over a COM_QUERY tells the router.
@@ -194,7 +241,7 @@ func classify(q []byte) stmtInfo {
 				info.kw = keywords[string(w)] // no allocation: the compiler converts in place
 				first = false
 			}
-			if f, ok := featureWords[string(w)]; ok {
+			if f := featureWord(w); f != 0 {
 				info.feats |= f
 				if f == featLastInsertID && setsValue(q, i) {
 					info.feats |= featSetLastInsertID
