@@ -58,7 +58,8 @@ type Session struct {
 	prepared    map[string]struct{} // text PREPARE names
 	prepUnknown bool
 
-	relay relay
+	relay        relay
+	readDeadline time.Time // last set on the client connection (wake may set another: it ends the session)
 
 	// For operators, read by other goroutines.
 	mu        sync.Mutex
@@ -136,7 +137,7 @@ func (s *Session) run(ctx context.Context) {
 				wait = g
 			}
 		}
-		_ = s.c.NetConn().SetReadDeadline(wait)
+		s.setReadDeadline(wait)
 		// Checked after setting the deadline: Drain sets the flag before waking sessions.
 		if s.r.draining.Load() || ctx.Err() != nil {
 			return
@@ -151,7 +152,7 @@ func (s *Session) run(ctx context.Context) {
 			continue
 		}
 		if err == nil {
-			_ = s.c.NetConn().SetReadDeadline(deadline)
+			s.setReadDeadline(deadline)
 			s.c.Seq = 0
 			var pkt []byte
 			if pkt, err = s.c.ReadPacket(settings.MaxPacket); err == nil {
@@ -169,6 +170,15 @@ func (s *Session) run(ctx context.Context) {
 			s.r.log.Debug("session ended", "client", s.c.ID, "err", err)
 		}
 		return
+	}
+}
+
+// setReadDeadline sets the client's read deadline unless it is already that (most often: none),
+// saving a poller timer update per command.
+func (s *Session) setReadDeadline(t time.Time) {
+	if !t.Equal(s.readDeadline) {
+		s.readDeadline = t
+		_ = s.c.NetConn().SetReadDeadline(t)
 	}
 }
 
