@@ -192,7 +192,7 @@ func (s *Server) login(nc net.Conn) (*Client, error) {
 		if err := s.handler.CheckLogin(sc.GetUser(), dbh.db, wire.Capability(sc.Capability())); err != nil {
 			var we *wire.Error
 			if errors.As(err, &we) {
-				return mysql.NewError(we.Code, we.Message)
+				return &mysql.MyError{Code: we.Code, Message: we.Message, State: we.SQLState}
 			}
 			return err
 		}

@@ -15,13 +15,18 @@ import (
 )
 
 // clientDSN returns a go-sql-driver DSN for app/secret at addr with interpolateParams on, so
-// statements with arguments go as plain COM_QUERY (no prepared statements unless a test asks).
+// statements with arguments go as plain COM_QUERY (no prepared statements unless a test asks),
+// and with I/O timeouts.
 // tweak, when non-nil, adjusts the config further.
 func clientDSN(addr, dbName string, tweak func(*mysql.Config)) string {
 	c := mysql.NewConfig()
 	c.User, c.Passwd, c.Net, c.Addr, c.DBName = mariadbtest.AppUser, mariadbtest.AppPassword, "tcp", addr, dbName
 	c.InterpolateParams = true
 	c.Timeout = 5 * time.Second
+	// A proxy that loses track of a response leaves the client waiting for packets that never
+	// come (context cancellation does not cover draining rows on Close): fail instead of hang.
+	c.ReadTimeout = 15 * time.Second
+	c.WriteTimeout = 15 * time.Second
 	if tweak != nil {
 		tweak(c)
 	}

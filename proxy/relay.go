@@ -36,6 +36,8 @@ type outcome struct {
 	// schema is the default database the server reported changed (session tracking).
 	schema        string
 	schemaChanged bool
+	// columns is the column count of the first result set (0 if none).
+	columns int
 	// vars are the system variables the server reported changed (session tracking).
 	vars []varChange
 	// stateChanged: the server reported a session state change it does not detail (user
@@ -239,6 +241,9 @@ func (r *relay) results() error {
 			return backendErr(fmt.Errorf("%w: LOAD DATA LOCAL INFILE request", errBackendProtocol))
 		}
 		// A result set: column count, definitions, EOF, rows, EOF.
+		if n, _, err := wire.ReadLenenc(pkt[wire.HeaderSize:]); err == nil && r.out.columns == 0 {
+			r.out.columns = int(n)
+		}
 		if err := r.pass(pkt, whole); err != nil {
 			return err
 		}

@@ -66,27 +66,26 @@ func (s *Session) stmtPrepare(pkt []byte) error {
 	}
 	text := string(pkt[1:])
 	key := s.stmtKey(text)
-	meta := s.r.metas.get(key)
-	if meta == nil {
+	var lostErr error
+	meta, err := s.r.metas.getOrPrepare(key, func() (*stmtMeta, error) {
 		be, err := s.acquire(false, false)
 		if err != nil {
-			s.c.Seq = 1
-			return s.c.WriteError(clientError(err))
+			return nil, err
 		}
-		meta, err = s.prepareOn(be, key, text, s.db)
-		var we *wire.Error
-		if errors.As(err, &we) {
-			s.releaseIfFree()
-			s.c.Seq = 1
-			return s.c.WriteError(we)
-		}
-		if err != nil {
-			return s.lost(err)
+		meta, err := s.prepareOn(be, key, text, s.db)
+		if err != nil && !isServerError(err) {
+			lostErr = err
+			return nil, err
 		}
 		s.releaseIfFree()
-		if meta.size <= maxMetaBytes {
-			s.r.metas.put(meta)
-		}
+		return meta, err
+	})
+	if lostErr != nil {
+		return s.lost(lostErr)
+	}
+	if err != nil {
+		s.c.Seq = 1
+		return s.c.WriteError(clientError(err))
 	}
 	if s.stmts == nil {
 		s.stmts = make(map[uint32]*clientStmt)
@@ -291,6 +290,9 @@ func (s *Session) stmtExecute(pkt []byte) error {
 	putLE32(payload[1:], bid)
 	payload[cursorFlagOffset] = 0
 	err = s.run1(be, payload, shapeResult, nil)
+	if c := s.relay.out.columns; c > 0 && c != int(cs.meta.columns) {
+		s.r.metas.remove(cs.meta.key) // the table changed under the cached metadata
+	}
 	if cap(s.execBuf) > 64<<10 {
 		s.execBuf = nil // do not keep a large parameter set around
 	}

@@ -30,23 +30,66 @@ type metaCache struct {
 	maxBytes int
 	hits     uint64
 	misses   uint64
+	// inflight holds the prepares under way, so sessions preparing the same statement at once
+	// wait for the first instead of each preparing it on a backend.
+	inflight map[string]*prepareCall
+}
+
+// prepareCall is one prepare under way; done is closed when meta (or err) is set.
+type prepareCall struct {
+	done chan struct{}
+	meta *stmtMeta
+	err  error
 }
 
 func newMetaCache(maxItems, maxBytes int) *metaCache {
-	return &metaCache{order: list.New(), byKey: make(map[string]*list.Element), maxItems: maxItems, maxBytes: maxBytes}
+	return &metaCache{order: list.New(), byKey: make(map[string]*list.Element), maxItems: maxItems,
+		maxBytes: maxBytes, inflight: make(map[string]*prepareCall)}
 }
 
-func (c *metaCache) get(key string) *stmtMeta {
+// getOrPrepare returns the metadata of key, from the cache, from a prepare another session has
+// under way, or from prepare (run by this caller, the result cached if small enough).
+func (c *metaCache) getOrPrepare(key string, prepare func() (*stmtMeta, error)) (*stmtMeta, error) {
+	c.mu.Lock()
+	if e, ok := c.byKey[key]; ok {
+		c.hits++
+		c.order.MoveToFront(e)
+		c.mu.Unlock()
+		return e.Value.(*stmtMeta), nil
+	}
+	if call, ok := c.inflight[key]; ok {
+		c.hits++
+		c.mu.Unlock()
+		<-call.done
+		if call.err == nil {
+			return call.meta, nil
+		}
+		return prepare() // the first one failed (perhaps for its own reasons): try ourselves
+	}
+	c.misses++
+	call := &prepareCall{done: make(chan struct{})}
+	c.inflight[key] = call
+	c.mu.Unlock()
+	call.meta, call.err = prepare()
+	c.mu.Lock()
+	delete(c.inflight, key)
+	c.mu.Unlock()
+	close(call.done)
+	if call.err == nil && call.meta.size <= maxMetaBytes {
+		c.put(call.meta)
+	}
+	return call.meta, call.err
+}
+
+// remove drops key: an EXECUTE showed its columns changed.
+func (c *metaCache) remove(key string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	e, ok := c.byKey[key]
-	if !ok {
-		c.misses++
-		return nil
+	if e, ok := c.byKey[key]; ok {
+		c.order.Remove(e)
+		delete(c.byKey, key)
+		c.bytes -= e.Value.(*stmtMeta).size
 	}
-	c.hits++
-	c.order.MoveToFront(e)
-	return e.Value.(*stmtMeta)
 }
 
 func (c *metaCache) put(m *stmtMeta) {
