@@ -10,8 +10,10 @@ import (
 	"errors"
 	"log/slog"
 	"net"
+	"runtime/debug"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/go-mysql-org/go-mysql/mysql"
@@ -27,6 +29,10 @@ const (
 	writeBufferSize = 16 << 10
 	// handshakeByteLimit bounds what a client may send before login completes.
 	handshakeByteLimit = 1 << 20
+	// maxConcurrentLogins bounds logins in progress: each costs go-mysql's 64 KiB read buffer
+	// and a stack grown by the crypto, and a storm of thousands of connects would otherwise
+	// leave that peak in the process's memory for good.
+	maxConcurrentLogins = 64
 )
 
 // extraCaps are offered on top of go-mysql's own set: the backends honour both per connection
@@ -55,9 +61,19 @@ type Client struct {
 	Addr string
 	// Attributes are the connection attributes the client sent.
 	Attributes map[string]string
+
+	// Parking (see park.go); fd is -1 when the connection cannot be parked (TLS).
+	fd           int
+	parker       *parker
+	parkID       uint64 // non-zero while parked; guarded by parker.mu
+	parkDeadline time.Time
+	parkTimer    *time.Timer
+	resumeFn     func(timedOut bool)
+	finish       func()
 }
 
-// Handler serves one logged-in client until it leaves; it must close nothing, Server does.
+// Handler serves logged-in clients. Serve may return while the client is parked (see
+// Client.Park); the handler calls Client.Finish exactly once, when the client is done.
 type Handler interface {
 	// CheckLogin runs after the password checked out, before the client is told it is in (for
 	// example to check the database named at connect). A *wire.Error is sent to the client.
@@ -76,6 +92,8 @@ type Config struct {
 type Server struct {
 	srv     *server.Server
 	bufs    *wire.BufferPool
+	parker  *parker // nil if epoll is not available: clients then wait with a goroutine
+	logins  chan struct{}
 	users   *Users
 	handler Handler
 	log     *slog.Logger
@@ -87,6 +105,36 @@ type Server struct {
 	authFailed       atomic.Uint64
 
 	wg sync.WaitGroup
+
+	// Memory given back after connect storms (see afterLogin).
+	loginsSinceFree atomic.Int64
+	stormMu         sync.Mutex
+	stormTimer      *time.Timer
+}
+
+// After stormLogins logins, once logins have paused for stormQuiet, the heap is collected and
+// its free memory returned to the OS. A storm of thousands of connects leaves tens of MB of
+// handshake garbage (go-mysql reads each handshake through a 64 KiB buffer) that the runtime
+// would otherwise keep mapped for good, while the clients it let in cost 2 KB each idle.
+const (
+	stormLogins = 1000
+	stormQuiet  = time.Second
+)
+
+func (s *Server) afterLogin() {
+	if s.loginsSinceFree.Add(1) < stormLogins {
+		return
+	}
+	s.stormMu.Lock()
+	defer s.stormMu.Unlock()
+	if s.stormTimer == nil {
+		s.stormTimer = time.AfterFunc(stormQuiet, func() {
+			s.loginsSinceFree.Store(0)
+			debug.FreeOSMemory()
+		})
+		return
+	}
+	s.stormTimer.Reset(stormQuiet)
 }
 
 // NewServer prepares a Server.
@@ -98,9 +146,28 @@ func NewServer(cfg Config, users *Users, h Handler, log *slog.Logger) (*Server, 
 	// Collation 45 (utf8mb4_general_ci): go-mysql's default 255 does not exist on MariaDB.
 	srv := server.NewServer(cfg.ServerVersion, 45, mysql.AUTH_NATIVE_PASSWORD, key, nil)
 	s := &Server{srv: srv, users: users, handler: h, log: log,
-		bufs: wire.NewBufferPool(readBufferSize, writeBufferSize)}
+		bufs: wire.NewBufferPool(readBufferSize, writeBufferSize), logins: make(chan struct{}, maxConcurrentLogins)}
 	s.SetLimits(cfg.MaxClients, cfg.HandshakeTimeout)
+	if p, err := newParker(); err == nil {
+		s.parker = p
+	} else {
+		log.Warn("idle clients will each keep a goroutine", "err", err)
+	}
 	return s, nil
+}
+
+// Close releases what Serve leaves behind (the parking watch); call it after Serve returned.
+func (s *Server) Close() {
+	if s.parker != nil {
+		s.parker.close()
+	}
+}
+
+// WakeParked resumes every parked client at once (graceful shutdown).
+func (s *Server) WakeParked() {
+	if s.parker != nil {
+		s.parker.wakeAll()
+	}
 }
 
 // SetLimits changes the client cap and the login deadline (reload).
@@ -152,11 +219,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 			continue
 		}
 		s.wg.Add(1)
-		go func() {
-			defer s.wg.Done()
-			defer s.clients.Add(-1)
-			s.serveConn(ctx, nc)
-		}()
+		go s.serveConn(ctx, nc)
 	}
 }
 
@@ -171,15 +234,32 @@ func refuse(nc net.Conn) {
 }
 
 func (s *Server) serveConn(ctx context.Context, nc net.Conn) {
-	defer nc.Close()
+	done := func() {
+		_ = nc.Close()
+		s.clients.Add(-1)
+		s.wg.Done()
+	}
 	if tc, ok := nc.(*net.TCPConn); ok {
 		_ = tc.SetNoDelay(true)
 	}
-	c, err := s.login(nc)
-	if err != nil {
-		s.log.Debug("login failed", "client", nc.RemoteAddr().String(), "err", err)
+	timeout := time.NewTimer(time.Duration(s.handshakeTimeout.Load()))
+	select {
+	case s.logins <- struct{}{}:
+		timeout.Stop()
+	case <-timeout.C:
+		s.log.Debug("login not started within the handshake timeout", "client", nc.RemoteAddr().String())
+		done()
 		return
 	}
+	c, err := s.login(nc)
+	<-s.logins
+	s.afterLogin()
+	if err != nil {
+		s.log.Debug("login failed", "client", nc.RemoteAddr().String(), "err", err)
+		done()
+		return
+	}
+	c.finish = done
 	s.handler.Serve(ctx, c)
 }
 
@@ -215,7 +295,15 @@ func (s *Server) login(nc net.Conn) (*Client, error) {
 		lc.lift()
 	}
 	rawCaps := wire.Capability(sc.Capability())
+	fd := -1
+	if sc, ok := raw.(syscall.Conn); ok && s.parker != nil {
+		if rc, err := sc.SyscallConn(); err == nil {
+			_ = rc.Control(func(f uintptr) { fd = int(f) })
+		}
+	}
 	return &Client{
+		fd:         fd,
+		parker:     s.parker,
 		Conn:       wire.NewPooledConn(raw, s.bufs),
 		ID:         sc.ConnectionID(),
 		User:       sc.GetUser(),

@@ -68,6 +68,7 @@ func Start(cfg *config.Config, log *slog.Logger) (*Instance, error) {
 	in.front = front
 	ln, err := net.Listen("tcp", cfg.Proxy.Listen)
 	if err != nil {
+		front.Close()
 		in.closePools()
 		return nil, fmt.Errorf("listen %s: %w", cfg.Proxy.Listen, err)
 	}
@@ -177,6 +178,7 @@ func (in *Instance) Shutdown(ctx context.Context) error {
 		}
 	}
 	in.cancel()
+	in.front.Close()
 	in.closePools()
 	return err
 }

@@ -149,18 +149,28 @@ func (r *Router) CheckLogin(user, db string, caps wire.Capability) error {
 	return nil
 }
 
-// Serve runs a session for a logged-in client.
+// Serve runs a session for a logged-in client. It may return while the client is parked; the
+// session finishes the client itself.
 func (r *Router) Serve(ctx context.Context, c *frontend.Client) {
-	s := newSession(r, c, r.pickPool())
+	s := newSession(ctx, r, c, r.pickPool())
 	r.mu.Lock()
 	r.sessions[c.ID] = s
 	r.mu.Unlock()
-	defer func() {
-		r.mu.Lock()
-		delete(r.sessions, c.ID)
-		r.mu.Unlock()
-	}()
-	s.run(ctx)
+	// Park at once: the login goroutine's stack (grown by the handshake) goes, and the session
+	// continues on a fresh goroutine when the client sends its first command.
+	if s.c.Park(s.idleDeadline(), s.resumeFn) {
+		if r.draining.Load() {
+			s.c.Wake()
+		}
+		return
+	}
+	s.run()
+}
+
+func (r *Router) unregister(s *Session) {
+	r.mu.Lock()
+	delete(r.sessions, s.c.ID)
+	r.mu.Unlock()
 }
 
 // Sessions returns a snapshot of every session's state, ordered by nothing in particular.

@@ -60,6 +60,8 @@ type Session struct {
 
 	relay        relay
 	readDeadline time.Time // last set on the client connection (wake may set another: it ends the session)
+	ctx          context.Context
+	resumeFn     func(timedOut bool) // s.resume, bound once
 
 	// For operators, read by other goroutines.
 	mu        sync.Mutex
@@ -70,9 +72,10 @@ type Session struct {
 	started   time.Time
 }
 
-func newSession(r *Router, c *frontend.Client, pool *backend.Pool) *Session {
+func newSession(ctx context.Context, r *Router, c *frontend.Client, pool *backend.Pool) *Session {
 	s := &Session{
-		r: r, c: c, pool: pool,
+		ctx: ctx,
+		r:   r, c: c, pool: pool,
 		key:       backend.Key{User: c.User, Flags: c.RawCaps & backend.ConnectFlags},
 		db:        c.DB,
 		state:     r.states.intern(initialState(c.Collation)),
@@ -83,6 +86,7 @@ func newSession(r *Router, c *frontend.Client, pool *backend.Pool) *Session {
 	s.relay.cl = c
 	s.relay.strip = c.Caps&wire.ClientSessionTrack == 0
 	s.activity.Store(stateIdle)
+	s.resumeFn = s.resume
 	return s
 }
 
@@ -107,8 +111,8 @@ func (s *Session) info() ClientInfo {
 		Backend: s.pool.Addr(), Since: s.started}
 }
 
-// wake makes an idle session notice a drain: its pending read fails at once.
-func (s *Session) wake() { _ = s.c.NetConn().SetReadDeadline(time.Now()) }
+// wake makes an idle session notice a drain at once.
+func (s *Session) wake() { s.c.Wake() }
 
 // abort closes the client and the held backend connection, ending whatever the session does.
 func (s *Session) abort() {
@@ -122,33 +126,67 @@ func (s *Session) abort() {
 // (warnings, FOUND_ROWS) before giving it back.
 const softPinGrace = time.Second
 
-func (s *Session) run(ctx context.Context) {
-	defer s.end()
+// parkAfter is how long a session waits for its client's next command with a goroutine before
+// parking it (frontend.Client.Park): busy clients never pay for parking, idle ones cost no stack.
+const parkAfter = time.Second
+
+// resume continues a parked session (frontend calls it on a new goroutine).
+func (s *Session) resume(timedOut bool) {
+	if timedOut { // client_idle_timeout passed while parked
+		s.finish()
+		return
+	}
+	s.run()
+}
+
+// finish ends the session: the held connection goes back (reset if it carries client state),
+// the client connection closes, the router forgets the session.
+func (s *Session) finish() {
+	s.end()
+	s.c.Finish()
+	s.r.unregister(s)
+}
+
+func (s *Session) run() {
 	for {
 		settings := s.r.settings.Load()
-		var deadline time.Time
-		if settings.ClientIdleTimeout > 0 {
-			deadline = time.Now().Add(settings.ClientIdleTimeout)
-		}
+		now := time.Now()
+		deadline := s.idleDeadline()
 		soft := s.be != nil && s.pins != 0 && s.pins&^nextStatementPins == 0
 		wait := deadline
-		if soft {
-			if g := time.Now().Add(softPinGrace); wait.IsZero() || g.Before(wait) {
-				wait = g
-			}
+		switch {
+		case soft:
+			wait = earliest(wait, now.Add(softPinGrace))
+		case s.be == nil:
+			wait = earliest(wait, now.Add(parkAfter))
 		}
 		s.setReadDeadline(wait)
 		// Checked after setting the deadline: Drain sets the flag before waking sessions.
-		if s.r.draining.Load() || ctx.Err() != nil {
+		if s.r.draining.Load() || s.ctx.Err() != nil {
+			s.finish()
 			return
 		}
 		s.c.Release()
 		_, _, err := s.c.PeekHeader() // waits without a buffer: see wire.reader
-		if err != nil && soft && isTimeout(err) && !s.r.draining.Load() && (deadline.IsZero() || time.Now().Before(deadline)) {
-			// The client did not come back for its warnings: stop holding the connection.
-			s.pins &^= nextStatementPins
-			s.releaseIfFree()
-			s.shownPin.Store(uint32(s.pins))
+		if err != nil && isTimeout(err) && !s.r.draining.Load() && (deadline.IsZero() || time.Now().Before(deadline)) {
+			if soft {
+				// The client did not come back for its warnings: stop holding the connection.
+				s.pins &^= nextStatementPins
+				s.releaseIfFree()
+				s.shownPin.Store(uint32(s.pins))
+				continue
+			}
+			if s.be == nil {
+				// Once parked, the session belongs to whichever goroutine resumes it: nothing
+				// of it may be touched after a successful Park.
+				s.readDeadline = time.Time{} // the socket's is in the past: set it again on resume
+				if s.c.Park(deadline, s.resumeFn) {
+					if s.r.draining.Load() {
+						s.c.Wake() // Drain may have looked before the park
+					}
+					return
+				}
+			}
 			continue
 		}
 		if err == nil {
@@ -169,8 +207,24 @@ func (s *Session) run(ctx context.Context) {
 		} else if !errors.Is(err, errQuit) && !isClosed(err) {
 			s.r.log.Debug("session ended", "client", s.c.ID, "err", err)
 		}
+		s.finish()
 		return
 	}
+}
+
+// idleDeadline is when client_idle_timeout closes the client if it sends nothing (zero: never).
+func (s *Session) idleDeadline() time.Time {
+	if t := s.r.settings.Load().ClientIdleTimeout; t > 0 {
+		return time.Now().Add(t)
+	}
+	return time.Time{}
+}
+
+func earliest(a, b time.Time) time.Time {
+	if a.IsZero() || b.Before(a) {
+		return b
+	}
+	return a
 }
 
 // setReadDeadline sets the client's read deadline unless it is already that (most often: none),

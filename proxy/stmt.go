@@ -20,8 +20,9 @@ type clientStmt struct {
 	// types are the parameter types the client last bound: a later EXECUTE that says "same
 	// types as before" may land on a connection where another client bound others.
 	types []byte
-	// longData holds SEND_LONG_DATA chunks until the next EXECUTE, which may run anywhere.
-	longData map[uint16][]byte
+	// longData holds SEND_LONG_DATA chunks, as received, until the next EXECUTE, which may run
+	// anywhere: replayed chunk by chunk, so the server applies its own max_allowed_packet.
+	longData map[uint16][][]byte
 	longSize int
 	longErr  bool // longData overflowed its bound: the EXECUTE fails, as MySQL's would
 }
@@ -227,9 +228,9 @@ func (s *Session) stmtLongData(pkt []byte) {
 		return
 	}
 	if cs.longData == nil {
-		cs.longData = make(map[uint16][]byte)
+		cs.longData = make(map[uint16][][]byte)
 	}
-	cs.longData[param] = append(cs.longData[param], pkt[7:]...)
+	cs.longData[param] = append(cs.longData[param], slices.Clone(pkt[7:]))
 	cs.longSize += len(pkt) - 7
 }
 
@@ -277,13 +278,15 @@ func (s *Session) stmtExecute(pkt []byte) error {
 		}
 		bid, _ = be.Stmts.Get(cs.meta.key)
 	}
-	for param, data := range cs.longData {
-		chunk := make([]byte, 7, 7+len(data))
-		chunk[0] = byte(wire.ComStmtSendLongData)
-		putLE32(chunk[1:], bid)
-		chunk[5], chunk[6] = byte(param), byte(param>>8)
-		if err := be.Command(append(chunk, data...)); err != nil {
-			return s.lost(err)
+	for param, chunks := range cs.longData {
+		for _, data := range chunks {
+			chunk := make([]byte, 7, 7+len(data))
+			chunk[0] = byte(wire.ComStmtSendLongData)
+			putLE32(chunk[1:], bid)
+			chunk[5], chunk[6] = byte(param), byte(param>>8)
+			if err := be.Command(append(chunk, data...)); err != nil {
+				return s.lost(err)
+			}
 		}
 	}
 	cs.longData, cs.longSize = nil, 0

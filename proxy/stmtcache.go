@@ -54,8 +54,9 @@ func (c *metaCache) getOrPrepare(key string, prepare func() (*stmtMeta, error)) 
 	if e, ok := c.byKey[key]; ok {
 		c.hits++
 		c.order.MoveToFront(e)
+		m := e.Value.(*stmtMeta)
 		c.mu.Unlock()
-		return e.Value.(*stmtMeta), nil
+		return m, nil
 	}
 	if call, ok := c.inflight[key]; ok {
 		c.hits++
@@ -71,13 +72,15 @@ func (c *metaCache) getOrPrepare(key string, prepare func() (*stmtMeta, error)) 
 	c.inflight[key] = call
 	c.mu.Unlock()
 	call.meta, call.err = prepare()
+	// Cached and no longer in flight in one step: a session arriving in between would find
+	// neither and prepare again.
 	c.mu.Lock()
 	delete(c.inflight, key)
+	if call.err == nil && call.meta.size <= maxMetaBytes {
+		c.putLocked(call.meta)
+	}
 	c.mu.Unlock()
 	close(call.done)
-	if call.err == nil && call.meta.size <= maxMetaBytes {
-		c.put(call.meta)
-	}
 	return call.meta, call.err
 }
 
@@ -92,9 +95,7 @@ func (c *metaCache) remove(key string) {
 	}
 }
 
-func (c *metaCache) put(m *stmtMeta) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
+func (c *metaCache) putLocked(m *stmtMeta) {
 	if e, ok := c.byKey[m.key]; ok {
 		c.bytes -= e.Value.(*stmtMeta).size
 		e.Value = m
