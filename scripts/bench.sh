@@ -1,0 +1,109 @@
+#!/usr/bin/env bash
+# The figures of BENCHMARKS.md: a throwaway MariaDB, mysqlmux in front of it, and the
+# same workloads against both in alternating rounds of one run (only same-run ratios
+# mean anything on a shared machine). sysbench for the point-select and read-only
+# rows (the ProxySQL reference was measured with it), mysqlmux-bench for the rest.
+# Everything it starts is stopped by PID at the end. Takes about 5 minutes.
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+[[ -d /usr/local/go/bin ]] && PATH=$PATH:/usr/local/go/bin
+
+RUN_DIR=$(mktemp -d "${TMPDIR:-/tmp}/mysqlmux-bench.XXXXXX")
+SAY_PREFIX=bench
+TIME=${BENCH_TIME:-10}
+ROUNDS=${BENCH_ROUNDS:-2}
+# shellcheck source=scripts/mariadb-lib.sh
+source scripts/mariadb-lib.sh
+
+free_port() {
+	local p
+	for p in $(shuf -i 20000-60000 -n 50); do
+		port_in_use "$p" || { echo "$p"; return 0; }
+	done
+	die "no free port found"
+}
+
+db_pid=
+proxy_pid=
+cleanup() {
+	local rc=$?
+	trap - EXIT INT TERM
+	[[ -n $proxy_pid ]] && stop_pid "$proxy_pid" 20
+	[[ -n $db_pid ]] && stop_pid "$db_pid" 60
+	rm -rf "$RUN_DIR"
+	exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+bash scripts/install-mariadb.sh
+command -v sysbench >/dev/null || die "sysbench is needed (apt-get install sysbench)"
+DB_PORT=$(free_port)
+PROXY_PORT=$(free_port)
+start_mariadb "$DB_PORT" --max-connections=151 --innodb-buffer-pool-size=256M
+
+go build -o "$RUN_DIR/mysqlmux" ./cmd/mysqlmux
+go build -o "$RUN_DIR/mysqlmux-bench" ./cmd/mysqlmux-bench
+cat >"$RUN_DIR/mysqlmux.toml" <<TOML
+[proxy]
+listen = "127.0.0.1:$PROXY_PORT"
+[pool]
+max_connections = 32
+acquire_timeout = "60s"
+[[backends]]
+address = "127.0.0.1:$DB_PORT"
+[[users]]
+name = "app"
+password = "secret"
+TOML
+"$RUN_DIR/mysqlmux" -config "$RUN_DIR/mysqlmux.toml" -log-level warn </dev/null &
+proxy_pid=$!
+for ((i = 0; i < 100; i++)); do port_in_use "$PROXY_PORT" && break; sleep 0.1; done
+
+cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
+sb() { # sb PORT TEST THREADS [extra]: prints "qps cpu_us_per_query(target) p95_ms"
+	local port=$1 test=$2 threads=$3 pid c0 c1 out q
+	shift 3
+	pid=$([[ $port == "$DB_PORT" ]] && echo "$db_pid" || echo "$proxy_pid")
+	c0=$(cpu_ticks "$pid")
+	out=$(sysbench "$test" --mysql-host=127.0.0.1 --mysql-port="$port" --mysql-user=app --mysql-password=secret \
+		--mysql-db=test --tables=4 --table-size=10000 --threads="$threads" --time="$TIME" --db-ps-mode=disable \
+		--percentile=95 "$@" run 2>&1) || { echo "$out" >&2; die "sysbench failed"; }
+	c1=$(cpu_ticks "$pid")
+	q=$(awk '/queries:/ { print $2; exit }' <<<"$out")
+	awk -v q="$q" -v t="$TIME" -v c0="$c0" -v c1="$c1" '
+		/95th percentile:/ { p95 = $3 }
+		/errors:/ && !e { e = $2 }
+		END { printf "%8.0f qps  %6.1f us/query  p95 %s ms  errors %s\n", q / t, (c1 - c0) * 10000 / q, p95, e }' <<<"$out"
+}
+
+sysbench oltp_point_select --mysql-host=127.0.0.1 --mysql-port="$DB_PORT" --mysql-user=app --mysql-password=secret \
+	--mysql-db=test --tables=4 --table-size=10000 prepare >/dev/null
+
+echo "== sysbench, $TIME s per round, $ROUNDS rounds, targets alternating (cpu = the target process)"
+for spec in "oltp_point_select 1" "oltp_point_select 16" "oltp_read_only 16"; do
+	read -r test threads <<<"$spec"
+	for ((r = 1; r <= ROUNDS; r++)); do
+		echo "$test threads=$threads round $r  direct: $(sb "$DB_PORT" "$test" "$threads")"
+		echo "$test threads=$threads round $r  proxy:  $(sb "$PROXY_PORT" "$test" "$threads")"
+	done
+done
+
+bench() { "$RUN_DIR/mysqlmux-bench" -user app -password secret -db test -progress 0 "$@"; }
+echo
+echo "== mysqlmux-bench -compare (direct first, ratios = proxy / direct)"
+for w in point-select read-write orm-mix prepared large-result; do
+	[[ $w == large-result ]] && bench -addr "127.0.0.1:$DB_PORT" -workload large-result -prepare >/dev/null
+	bench -compare "127.0.0.1:$DB_PORT,127.0.0.1:$PROXY_PORT" -target-pid "$db_pid,$proxy_pid" \
+		-workload "$w" -clients 16 -duration "${TIME}s" -rounds "$ROUNDS"
+done
+echo
+echo "== 1000 clients through cap 32 (direct: max_connections=151)"
+bench -compare "127.0.0.1:$DB_PORT,127.0.0.1:$PROXY_PORT" -target-pid "$db_pid,$proxy_pid" \
+	-workload point-select -clients 1000 -duration "${TIME}s" -rounds 1
+echo
+echo "== connect-churn (16 clients), then 10000 idle clients (RSS per connection of the proxy)"
+bench -addr "127.0.0.1:$PROXY_PORT" -target-pid "$proxy_pid" -workload connect-churn -clients 16 -duration "${TIME}s"
+bench -addr "127.0.0.1:$PROXY_PORT" -target-pid "$proxy_pid" -workload idle -clients 10000 -duration "${TIME}s"
