@@ -75,8 +75,8 @@ sb() { # sb PORT TEST THREADS [extra]: prints "qps cpu_us_per_query(target) p95_
 	q=$(awk '/queries:/ { print $2; exit }' <<<"$out")
 	awk -v q="$q" -v t="$TIME" -v c0="$c0" -v c1="$c1" '
 		/95th percentile:/ { p95 = $3 }
-		/errors:/ && !e { e = $2 }
-		END { printf "%8.0f qps  %6.1f us/query  p95 %s ms  errors %s\n", q / t, (c1 - c0) * 10000 / q, p95, e }' <<<"$out"
+		/ignored errors:/ { e = $3 }
+		END { printf "%8.0f qps  %6.1f us/query  p95 %s ms  ignored errors %s\n", q / t, (c1 - c0) * 10000 / q, p95, e }' <<<"$out"
 }
 
 sysbench oltp_point_select --mysql-host=127.0.0.1 --mysql-port="$DB_PORT" --mysql-user=app --mysql-password=secret \
