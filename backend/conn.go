@@ -112,7 +112,9 @@ func (d *Dialer) Dial(ctx context.Context, key Key, db string) (*Conn, error) {
 		// match what our clients negotiate (the frontend never offers either).
 		c.UnsetCapability(mysql.CLIENT_DEPRECATE_EOF)
 		c.UnsetCapability(mysql.CLIENT_QUERY_ATTRIBUTES)
-		for _, f := range []uint32{mysql.CLIENT_MULTI_RESULTS, mysql.CLIENT_PS_MULTI_RESULTS, mysql.CLIENT_SESSION_TRACK} {
+		// LOCAL_FILES: the proxy relays LOAD DATA LOCAL INFILE for clients that enabled it and
+		// refuses it for the others, as a server would.
+		for _, f := range []uint32{mysql.CLIENT_MULTI_RESULTS, mysql.CLIENT_PS_MULTI_RESULTS, mysql.CLIENT_SESSION_TRACK, mysql.CLIENT_LOCAL_FILES} {
 			if err := c.SetCapability(f); err != nil {
 				return err
 			}

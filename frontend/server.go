@@ -37,7 +37,7 @@ const (
 
 // extraCaps are offered on top of go-mysql's own set: the backends honour both per connection
 // (connections are pooled by these flags).
-const extraCaps = wire.ClientFoundRows | wire.ClientMultiStatements | wire.ClientIgnoreSpace
+const extraCaps = wire.ClientFoundRows | wire.ClientMultiStatements | wire.ClientIgnoreSpace | wire.ClientLocalFiles
 
 // ErrTooManyConnections is the error sent when max_client_connections is reached.
 var ErrTooManyConnections = &wire.Error{Code: 1040, SQLState: "08004", Message: "Too many connections"}

@@ -68,7 +68,7 @@ func (p *parsers) analyze(q []byte, db string, hasTemp bool) plan {
 	case kwSelect, kwInsert, kwUpdate, kwDelete, kwReplace, kwWith, kwShow, kwDescribe, kwExplain,
 		kwBegin, kwStart, kwCommit, kwRollback, kwSavepoint, kwRelease, kwAlter, kwTruncate,
 		kwRename, kwGrant, kwRevoke, kwAnalyze, kwOptimize, kwCheck, kwRepair, kwKill, kwValues,
-		kwTable, kwDo, kwCall:
+		kwTable, kwDo, kwCall, kwLoad:
 	case kwUse:
 		pl.explainsStateChange = true
 	case kwSet:

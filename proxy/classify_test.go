@@ -57,7 +57,7 @@ func TestAnalyze(t *testing.T) {
 		{"/*M!100100 SET sql_mode='' */", kwSet, 0},
 		{"HANDLER t OPEN", kwHandler, PinOther},
 		{"XA START 'x'", kwXA, PinXA},
-		{"LOAD DATA LOCAL INFILE 'f' INTO TABLE t", kwLoad, PinOther},
+		{"LOAD DATA LOCAL INFILE 'f' INTO TABLE t", kwLoad, 0},
 		{"FOOBAR", kwOther, PinOther},
 		{"", kwOther, PinOther},
 		{"/* unterminated", kwOther, PinOther},

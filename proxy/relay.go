@@ -238,7 +238,11 @@ func (r *relay) results() error {
 			}
 			continue
 		case wire.HeaderLocalInfile:
-			return backendErr(fmt.Errorf("%w: LOAD DATA LOCAL INFILE request", errBackendProtocol))
+			more, err := r.localInfile(pkt, whole)
+			if err != nil || !more {
+				return err
+			}
+			continue
 		}
 		// A result set: column count, definitions, EOF, rows, EOF.
 		if n, _, err := wire.ReadLenenc(pkt[wire.HeaderSize:]); err == nil && r.out.columns == 0 {
@@ -295,4 +299,72 @@ func (r *relay) until(end func([]byte) bool) (more bool, err error) {
 			return false, err
 		}
 	}
+}
+
+// errInfileRefused is what a client that did not enable local files gets, as from a server.
+var errInfileRefused = &wire.Error{Code: 1148, SQLState: "42000",
+	Message: "The used command is not allowed with this MariaDB version"}
+
+// localInfile relays LOAD DATA LOCAL INFILE: the server's request goes to the client, the file's
+// packets stream from the client to the server until the empty packet that ends it, and the
+// server's OK or ERR comes back. Sequence ids run on across both directions, so packets pass as
+// they are. A client that did not enable local files is refused (ERROR 1148) and the server gets
+// an empty file.
+func (r *relay) localInfile(pkt []byte, whole bool) (more bool, err error) {
+	if r.cl.Caps&wire.ClientLocalFiles == 0 {
+		seq := pkt[3]
+		if err := r.be.Skip(pkt, whole); err != nil {
+			return false, backendErr(err)
+		}
+		r.be.Seq = seq + 1
+		if err := r.be.WritePacket(nil); err != nil {
+			return false, backendErr(err)
+		}
+		if err := r.be.Flush(); err != nil {
+			return false, backendErr(err)
+		}
+		rpkt, rwhole, err := r.next()
+		if err != nil {
+			return false, err
+		}
+		if err := r.be.Skip(rpkt, rwhole); err != nil {
+			return false, backendErr(err)
+		}
+		r.cl.Seq = seq
+		r.out.errCode = errInfileRefused.Code
+		if err := r.cl.WritePacket(wire.AppendErr(nil, errInfileRefused)); err != nil {
+			return false, &sideError{client: true, err: err}
+		}
+		return false, nil
+	}
+	if err := r.pass(pkt, whole); err != nil {
+		return false, err
+	}
+	if err := r.cl.Flush(); err != nil {
+		return false, &sideError{client: true, err: err}
+	}
+	for {
+		cpkt, cwhole, err := r.cl.PeekPacket()
+		if err != nil {
+			return false, &sideError{client: true, err: err}
+		}
+		length := int(uint32(cpkt[0]) | uint32(cpkt[1])<<8 | uint32(cpkt[2])<<16)
+		if rerr, werr := r.cl.Forward(r.be.Conn, cpkt, cwhole); rerr != nil || werr != nil {
+			if rerr != nil {
+				return false, &sideError{client: true, err: rerr}
+			}
+			return false, backendErr(werr)
+		}
+		if length == 0 {
+			break
+		}
+	}
+	if err := r.be.Flush(); err != nil {
+		return false, backendErr(err)
+	}
+	rpkt, rwhole, err := r.next()
+	if err != nil {
+		return false, err
+	}
+	return r.terminal(rpkt, rwhole)
 }

@@ -330,6 +330,12 @@ func (s *Session) forward(pkt []byte, shape respShape, pl *plan) error {
 // run1 sends one command on be (with whatever is already buffered for it) and streams the
 // response, then updates the session and gives the connection back unless pinned.
 func (s *Session) run1(be *backend.Conn, pkt []byte, shape respShape, pl *plan) error {
+	// pkt lives in the client's read buffer, which the relay may reuse (LOAD DATA LOCAL reads
+	// the client): keep what update needs.
+	cmd, initDB := wire.Command(pkt[0]), ""
+	if cmd == wire.ComInitDB {
+		initDB = string(pkt[1:])
+	}
 	err := be.Command(pkt)
 	if err == nil {
 		err = be.Flush()
@@ -341,7 +347,7 @@ func (s *Session) run1(be *backend.Conn, pkt []byte, shape respShape, pl *plan) 
 	if err != nil {
 		return s.lost(err)
 	}
-	s.update(pkt, pl)
+	s.update(cmd, initDB, pl)
 	if pl != nil && (pl.info.has(featGetLock) || pl.releasesLock) && len(s.locks) > 0 {
 		if err := s.checkLocks(); err != nil {
 			return s.lost(err)
@@ -353,7 +359,7 @@ func (s *Session) run1(be *backend.Conn, pkt []byte, shape respShape, pl *plan) 
 }
 
 // update folds what the response said into the session state.
-func (s *Session) update(pkt []byte, pl *plan) {
+func (s *Session) update(cmd wire.Command, initDB string, pl *plan) {
 	out := &s.relay.out
 	ok := out.errCode == 0
 	s.pins &^= nextStatementPins
@@ -373,8 +379,8 @@ func (s *Session) update(pkt []byte, pl *plan) {
 		s.lastInsertID = out.lastInsertID
 	}
 	db, dbChanged := out.schema, out.schemaChanged
-	if wire.Command(pkt[0]) == wire.ComInitDB && ok && out.statusKnown {
-		db, dbChanged = string(pkt[1:]), true
+	if cmd == wire.ComInitDB && ok && out.statusKnown {
+		db, dbChanged = initDB, true
 	}
 	if dbChanged {
 		s.db = db
@@ -393,7 +399,7 @@ func (s *Session) update(pkt []byte, pl *plan) {
 		}
 		next = next.withVars(out.vars)
 	}
-	explained := wire.Command(pkt[0]) == wire.ComInitDB
+	explained := cmd == wire.ComInitDB
 	if pl != nil {
 		explained = pl.explainsStateChange
 		if pl.pins&PinOther != 0 || (ok && pl.pins != 0) {
