@@ -177,3 +177,14 @@ func TestParseChangeUser(t *testing.T) {
 		t.Fatal("a truncated COM_CHANGE_USER parsed")
 	}
 }
+
+func FuzzParseChangeUser(f *testing.F) {
+	f.Add([]byte("\x11app\x00\x14aaaaaaaaaaaaaaaaaaaa\x00test\x00-\x00mysql_native_password\x00"), uint32(wire.ClientSecureConnection|wire.ClientPluginAuth))
+	f.Add([]byte("\x11"), uint32(0))
+	f.Fuzz(func(t *testing.T, p []byte, caps uint32) {
+		if len(p) == 0 {
+			return
+		}
+		_, _ = parseChangeUser(p, wire.Capability(caps))
+	})
+}

@@ -121,3 +121,20 @@ func BenchmarkClassify(b *testing.B) {
 		})
 	}
 }
+
+// FuzzAnalyze: any query text is classified without panicking, and the lexer never reports a
+// statement as harmless that the parser-backed analysis pins (a keyword it recognised).
+func FuzzAnalyze(f *testing.F) {
+	for _, q := range []string{"SELECT 1", "SET @x = 'a', NAMES utf8mb4", "/*!40101 SET @a=1*/;",
+		"CREATE TEMPORARY TABLE t (a int)", "SELECT GET_LOCK('k', 1)", "SELECT 'unterminated",
+		"DROP TABLE t1, t2", "PREPARE s FROM 'SELECT ?'", "XA START 'x'", "/*M!100100 SET sql_mode='' */"} {
+		f.Add(q)
+	}
+	var ps parsers
+	f.Fuzz(func(t *testing.T, q string) {
+		pl := ps.analyze([]byte(q), "test", true)
+		if again := ps.analyze([]byte(q), "test", true); again.pins != pl.pins || again.info != pl.info {
+			t.Fatalf("%q analysed twice differently", q)
+		}
+	})
+}
