@@ -6,34 +6,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mysqlmux/mysqlmux/internal/loopback"
 	"github.com/mysqlmux/mysqlmux/internal/wire"
 )
-
-func tcpPair(t *testing.T) (net.Conn, net.Conn) {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	ch := make(chan net.Conn, 1)
-	go func() {
-		c, _ := ln.Accept()
-		ch <- c
-	}()
-	a, err := net.Dial("tcp", ln.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	b := <-ch
-	t.Cleanup(func() { a.Close(); b.Close() })
-	return a, b
-}
 
 // parkedClient returns a Client over one end of a socket pair, and the other end.
 func parkedClient(t *testing.T, p *parker) (*Client, net.Conn) {
 	t.Helper()
-	server, peer := tcpPair(t)
+	server, peer := loopback.Pair(t)
 	fd := -1
 	rc, _ := server.(*net.TCPConn).SyscallConn()
 	_ = rc.Control(func(f uintptr) { fd = int(f) })
@@ -129,7 +109,7 @@ func TestParkRefusesBufferedAndResumesOnClose(t *testing.T) {
 
 // The initial handshake go-mysql writes gets the extra capability flags.
 func TestLimitConnAddsCapabilities(t *testing.T) {
-	a, b := tcpPair(t)
+	a, b := loopback.Pair(t)
 	lc := &limitConn{Conn: a, left: 1 << 20, addCaps: extraCaps}
 	// protocol 10, "5.5.5-x\0", conn id, 8 bytes scramble, filler, caps low, collation,
 	// status, caps high, rest.

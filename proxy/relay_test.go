@@ -2,34 +2,13 @@ package proxy
 
 import (
 	"bytes"
-	"net"
 	"testing"
 
 	"github.com/mysqlmux/mysqlmux/backend"
 	"github.com/mysqlmux/mysqlmux/frontend"
+	"github.com/mysqlmux/mysqlmux/internal/loopback"
 	"github.com/mysqlmux/mysqlmux/internal/wire"
 )
-
-// tcpPair returns the two ends of a loopback TCP connection.
-func tcpPair(tb testing.TB) (net.Conn, net.Conn) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		tb.Fatal(err)
-	}
-	defer ln.Close()
-	ch := make(chan net.Conn, 1)
-	go func() {
-		c, _ := ln.Accept()
-		ch <- c
-	}()
-	a, err := net.Dial("tcp", ln.Addr().String())
-	if err != nil {
-		tb.Fatal(err)
-	}
-	b := <-ch
-	tb.Cleanup(func() { a.Close(); b.Close() })
-	return a, b
-}
 
 // pointSelectResponse is what a server sends for SELECT c FROM sbtest1 WHERE id=?: one column,
 // one row, EOF terminators.
@@ -54,8 +33,8 @@ func pointSelectResponse() []byte {
 // BenchmarkRelayPointSelect measures streaming and scanning one small result set from a backend
 // connection to a client connection (both loopback sockets).
 func BenchmarkRelayPointSelect(b *testing.B) {
-	srvSide, beSide := tcpPair(b)
-	clSide, sink := tcpPair(b)
+	srvSide, beSide := loopback.Pair(b)
+	clSide, sink := loopback.Pair(b)
 	resp := pointSelectResponse()
 	go func() {
 		buf := make([]byte, 64<<10)

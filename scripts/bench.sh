@@ -16,27 +16,9 @@ ROUNDS=${BENCH_ROUNDS:-2}
 # shellcheck source=scripts/mariadb-lib.sh
 source scripts/mariadb-lib.sh
 
-free_port() {
-	local p
-	for p in $(shuf -i 20000-60000 -n 50); do
-		port_in_use "$p" || { echo "$p"; return 0; }
-	done
-	die "no free port found"
-}
-
 db_pid=
 proxy_pid=
-cleanup() {
-	local rc=$?
-	trap - EXIT INT TERM
-	[[ -n $proxy_pid ]] && stop_pid "$proxy_pid" 20
-	[[ -n $db_pid ]] && stop_pid "$db_pid" 60
-	rm -rf "$RUN_DIR"
-	exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+trap_cleanup_temp_run
 
 bash scripts/install-mariadb.sh
 command -v sysbench >/dev/null || die "sysbench is needed (apt-get install sysbench)"

@@ -94,3 +94,26 @@ FLUSH PRIVILEGES;
 SQL
 	say "MariaDB ready on 127.0.0.1:$port (pid $db_pid; root without password, app/secret, database test)"
 }
+
+free_port() { # a port on 127.0.0.1 nothing listens on
+	local p
+	for p in $(shuf -i 20000-60000 -n 50); do
+		port_in_use "$p" || { echo "$p"; return 0; }
+	done
+	die "no free port found"
+}
+
+# trap_cleanup_temp_run: on exit stop $proxy_pid and $db_pid (if set) and remove $RUN_DIR.
+trap_cleanup_temp_run() {
+	cleanup() {
+		local rc=$?
+		trap - EXIT INT TERM
+		[[ -n ${proxy_pid:-} ]] && stop_pid "$proxy_pid" 20
+		[[ -n ${db_pid:-} ]] && stop_pid "$db_pid" 60
+		rm -rf "$RUN_DIR"
+		exit "$rc"
+	}
+	trap cleanup EXIT
+	trap 'exit 130' INT
+	trap 'exit 143' TERM
+}

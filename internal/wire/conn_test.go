@@ -3,30 +3,10 @@ package wire
 import (
 	"bytes"
 	"errors"
-	"net"
 	"testing"
-)
 
-// pipe returns two Conns over a loopback TCP connection.
-func pipe(t testing.TB, readBuf int) (a, b *Conn) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	ch := make(chan net.Conn, 1)
-	go func() {
-		c, _ := ln.Accept()
-		ch <- c
-	}()
-	c1, err := net.Dial("tcp", ln.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	c2 := <-ch
-	t.Cleanup(func() { c1.Close(); c2.Close() })
-	return NewConn(c1, readBuf, 4096), NewConn(c2, readBuf, 4096)
-}
+	"github.com/mysqlmux/mysqlmux/internal/loopback"
+)
 
 func TestWriteReadPacketSizes(t *testing.T) {
 	a, b := pipe(t, 4096)
@@ -145,4 +125,10 @@ func BenchmarkForwardSmallPacket(b *testing.B) {
 		}
 		_ = mid2.Flush()
 	}
+}
+
+// pipe returns two Conns over a loopback TCP connection.
+func pipe(t testing.TB, readBuf int) (a, b *Conn) {
+	c1, c2 := loopback.Pair(t)
+	return NewConn(c1, readBuf, 4096), NewConn(c2, readBuf, 4096)
 }
