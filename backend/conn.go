@@ -75,12 +75,20 @@ type Dialer struct {
 	// Password returns the password for user; false if the user is unknown. It is called at every
 	// dial so a reloaded password takes effect for new connections.
 	Password func(user string) (string, bool)
-	// Timeout bounds dial plus login.
-	Timeout time.Duration
+	// Timeout returns the bound on dial plus login (read at every dial, so a reload applies);
+	// nil or 0: none.
+	Timeout func() time.Duration
 	// InitSQL, if set, runs on every new connection and after every reset.
 	InitSQL string
 	// MaxStmts bounds the statements the proxy keeps prepared on one connection (default 128).
 	MaxStmts int
+}
+
+func (d *Dialer) timeout() time.Duration {
+	if d.Timeout == nil {
+		return 0
+	}
+	return d.Timeout()
 }
 
 // ErrUnknownUser is returned when the dialer has no password for the key's user.
@@ -92,9 +100,9 @@ func (d *Dialer) Dial(ctx context.Context, key Key, db string) (*Conn, error) {
 	if !ok {
 		return nil, fmt.Errorf("%w %q", ErrUnknownUser, key.User)
 	}
-	if d.Timeout > 0 {
+	if t := d.timeout(); t > 0 {
 		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, d.Timeout)
+		ctx, cancel = context.WithTimeout(ctx, t)
 		defer cancel()
 	}
 	var nd net.Dialer

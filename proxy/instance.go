@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/mysqlmux/mysqlmux/backend"
@@ -38,11 +39,16 @@ type Instance struct {
 	ctx     context.Context
 	cancel  context.CancelFunc
 	serveCh chan error
+
+	connectTimeout atomic.Int64 // [pool].connect_timeout, reloadable
 }
+
+func (in *Instance) connectTimeoutNow() time.Duration { return time.Duration(in.connectTimeout.Load()) }
 
 // Start listens on cfg.Proxy.Listen and serves until Shutdown.
 func Start(cfg *config.Config, log *slog.Logger) (*Instance, error) {
 	in := &Instance{log: log, cfg: cfg, pools: make(map[string]*backend.Pool)}
+	in.connectTimeout.Store(int64(cfg.Pool.ConnectTimeout.Duration))
 	in.users = frontend.NewUsers(usersOf(cfg))
 	pools := in.buildPools(cfg)
 	in.router = NewRouter(pools, in.users, routerSettings(cfg), log)
@@ -123,7 +129,7 @@ func (in *Instance) buildPools(cfg *config.Config) []*backend.Pool {
 			p.SetSettings(poolSettings(cfg, b))
 		} else {
 			d := &backend.Dialer{Addr: b.Address, Password: in.users.Password,
-				Timeout: cfg.Pool.ConnectTimeout.Duration, InitSQL: trackingSQL}
+				Timeout: in.connectTimeoutNow, InitSQL: trackingSQL}
 			p = backend.NewPool(b.Address, d.Dial, poolSettings(cfg, b))
 		}
 		keep[b.Address] = p
@@ -151,6 +157,7 @@ func (in *Instance) Reload(cfg *config.Config) error {
 			in.front.InvalidateAuthCache(name)
 		}
 	}
+	in.connectTimeout.Store(int64(cfg.Pool.ConnectTimeout.Duration))
 	in.router.SetPools(in.buildPools(cfg))
 	in.router.SetSettings(routerSettings(cfg))
 	in.front.SetLimits(cfg.Proxy.MaxClientConnections, cfg.Proxy.HandshakeTimeout.Duration)
