@@ -134,3 +134,34 @@ func TestBackendConnectionsKilled(t *testing.T) {
 }
 
 func quietLog() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+
+// Reload: new users and a new cap apply, clients already connected keep working.
+func TestReloadKeepsClients(t *testing.T) {
+	mariadbtest.Need(t, db)
+	cfg := proxytest.Config(db, 2)
+	cfg.Users = cfg.Users[:1] // app only
+	in := proxytest.Start(t, cfg)
+	kept := holdConn(t, proxyClient(t, in, "test"))
+	mustExec(t, kept, "SET SESSION time_zone = '+03:00'")
+	other, err := sql.Open("mysql", proxytest.DSN(in.Addr(), "other", "secret2", "test"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	wantServerError(t, "before the reload, user other", other.Ping(), 1045, "28000")
+
+	next := proxytest.Config(db, 5)
+	next.Proxy.Listen = cfg.Proxy.Listen
+	if err := in.Reload(next); err != nil {
+		t.Fatal(err)
+	}
+	if err := other.Ping(); err != nil {
+		t.Fatalf("after the reload, user other: %s", describeErr(err))
+	}
+	if tz := mustString(t, kept, "SELECT @@session.time_zone"); tz != "+03:00" {
+		t.Fatalf("the connected client lost its session across the reload: time_zone %q", tz)
+	}
+	if st := in.Router().Pools()[0].Stats(); st.MaxConns != 5 {
+		t.Fatalf("cap after the reload: %d, want 5", st.MaxConns)
+	}
+}
