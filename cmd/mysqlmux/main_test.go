@@ -1,0 +1,70 @@
+package main
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestMain lets the tests run this binary's main: with MYSQLMUX_RUN_MAIN=1 the test binary is
+// mysqlmux itself.
+func TestMain(m *testing.M) {
+	if os.Getenv("MYSQLMUX_RUN_MAIN") == "1" {
+		os.Args = append([]string{"mysqlmux"}, os.Args[2:]...) // drop the -test.run marker
+		os.Exit(run())
+	}
+	os.Exit(m.Run())
+}
+
+func mysqlmux(t *testing.T, args ...string) (string, int) {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], append([]string{"-test.run=^$"}, args...)...)
+	cmd.Env = append(os.Environ(), "MYSQLMUX_RUN_MAIN=1")
+	out, err := cmd.CombinedOutput()
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	return string(out), code
+}
+
+func TestCheck(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, body string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	base := "[[backends]]\naddress = \"127.0.0.1:3306\"\n[[users]]\nname = \"app\"\npassword = \"secret\"\n"
+	cases := []struct {
+		name, body string
+		code       int
+		want       string
+	}{
+		{"valid", base, 0, "configuration is valid"},
+		{"example", "", 0, "configuration is valid"},
+		{"cap zero", "[pool]\nmax_connections = 0\n" + base, 1, "pool.max_connections"},
+		{"unknown key", "[proxy]\nlisen = \"x\"\n" + base, 1, "proxy.lisen"},
+		{"syntax", "[proxy\n" + base, 1, "(line 2)"},
+		{"bad duration", "[pool]\nacquire_timeout = \"ten\"\n" + base, 1, "pool.acquire_timeout"},
+	}
+	for _, c := range cases {
+		path := "../../examples/mysqlmux.toml"
+		if c.name != "example" {
+			path = write(strings.ReplaceAll(c.name, " ", "_")+".toml", c.body)
+		}
+		out, code := mysqlmux(t, "-config", path, "-check")
+		if code != c.code || !strings.Contains(out, c.want) {
+			t.Errorf("%s: exit %d, output %q; want exit %d mentioning %q", c.name, code, out, c.code, c.want)
+		}
+	}
+	if out, code := mysqlmux(t, "-check"); code != 2 || !strings.Contains(out, "-config") {
+		t.Errorf("without -config: exit %d, %q", code, out)
+	}
+}
