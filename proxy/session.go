@@ -51,6 +51,8 @@ type Session struct {
 	stmts       map[uint32]*clientStmt // binary prepared statements, by the id the client knows
 	nextStmt    uint32
 	execBuf     []byte              // a rewritten COM_STMT_EXECUTE
+	stmtBytes   int                 // metadata held by stmts
+	longBytes   int                 // SEND_LONG_DATA buffered for all stmts
 	tempTables  map[string]struct{} // temporary tables (db.name)
 	tempUnknown bool                // a temporary table we could not name
 	locks       []string            // GET_LOCK names held
@@ -290,9 +292,7 @@ func (s *Session) dispatch(pkt []byte) error {
 		s.stmtLongData(pkt)
 		return nil
 	case wire.ComStmtClose:
-		if len(pkt) >= 5 {
-			delete(s.stmts, le32(pkt[1:]))
-		}
+		s.stmtClose(pkt)
 		return nil
 	case wire.ComStmtReset:
 		return s.stmtReset(pkt)
@@ -677,6 +677,7 @@ func (s *Session) writeOK(seq uint8) error {
 func (s *Session) clearState() {
 	s.pins = 0
 	s.stmts, s.tempTables, s.locks, s.prepared = nil, nil, nil, nil
+	s.stmtBytes, s.longBytes = 0, 0
 	s.tempUnknown, s.lockUnknown, s.prepUnknown = false, false, false
 	s.lastInsertID = 0
 	s.state = s.r.states.intern(initialState(s.c.Collation))

@@ -27,8 +27,13 @@ type clientStmt struct {
 	longErr  bool // longData overflowed its bound: the EXECUTE fails, as MySQL's would
 }
 
-// maxClientStmts bounds a session's statements (MariaDB's max_prepared_stmt_count default).
-const maxClientStmts = 16382
+// maxClientStmts bounds a session's statements (MariaDB's max_prepared_stmt_count default);
+// maxSessionMetaBytes bounds the metadata its statements hold (shared ones count in full: the
+// cache may drop them while the session keeps them).
+const (
+	maxClientStmts      = 16382
+	maxSessionMetaBytes = 64 << 20
+)
 
 // maxMetaBytes bounds the metadata the proxy keeps for one statement.
 const maxMetaBytes = 1 << 20
@@ -62,7 +67,7 @@ func (s *Session) stmtError(code uint16, state, format string, args ...any) erro
 // stmtPrepare answers COM_STMT_PREPARE, from the shared metadata when another session prepared
 // the same statement already, else by preparing it on a borrowed connection.
 func (s *Session) stmtPrepare(pkt []byte) error {
-	if len(s.stmts) >= maxClientStmts {
+	if len(s.stmts) >= maxClientStmts || s.stmtBytes >= maxSessionMetaBytes {
 		return s.stmtError(1461, "42000", "Can't create more than max_prepared_stmt_count statements (current value: %d)", maxClientStmts)
 	}
 	text := string(pkt[1:])
@@ -94,6 +99,7 @@ func (s *Session) stmtPrepare(pkt []byte) error {
 	for s.nextStmt++; s.nextStmt == 0 || s.stmts[s.nextStmt] != nil; s.nextStmt++ {
 	}
 	s.stmts[s.nextStmt] = &clientStmt{meta: meta}
+	s.stmtBytes += meta.size
 	return s.writePrepareOK(s.nextStmt, meta)
 }
 
@@ -223,7 +229,7 @@ func (s *Session) stmtLongData(pkt []byte) {
 		return // MySQL also drops data for an unknown statement silently
 	}
 	param := uint16(pkt[5]) | uint16(pkt[6])<<8
-	if cs.longSize+len(pkt)-7 > s.r.settings.Load().MaxPacket {
+	if s.longBytes+len(pkt)-7 > s.r.settings.Load().MaxPacket { // all statements together
 		cs.longErr = true
 		return
 	}
@@ -232,6 +238,7 @@ func (s *Session) stmtLongData(pkt []byte) {
 	}
 	cs.longData[param] = append(cs.longData[param], slices.Clone(pkt[7:]))
 	cs.longSize += len(pkt) - 7
+	s.longBytes += len(pkt) - 7
 }
 
 // stmtReset answers COM_STMT_RESET: the buffered long data goes; no cursor is ever open.
@@ -240,7 +247,7 @@ func (s *Session) stmtReset(pkt []byte) error {
 	if cs == nil {
 		return s.stmtError(1243, "HY000", "Unknown prepared statement handler (%d) given to mysqld_stmt_reset", le32(pkt[min(len(pkt), 1):]))
 	}
-	cs.longData, cs.longSize, cs.longErr = nil, 0, false
+	s.dropLongData(cs)
 	return s.writeOK(1)
 }
 
@@ -254,7 +261,7 @@ func (s *Session) stmtExecute(pkt []byte) error {
 		return s.stmtError(1243, "HY000", "Unknown prepared statement handler (%d) given to mysqld_stmt_execute", id)
 	}
 	if cs.longErr {
-		cs.longData, cs.longSize, cs.longErr = nil, 0, false
+		s.dropLongData(cs)
 		return s.stmtError(1153, "08S01", "Got a packet bigger than 'max_allowed_packet' bytes")
 	}
 	payload := s.bindTypes(cs, pkt)
@@ -289,7 +296,7 @@ func (s *Session) stmtExecute(pkt []byte) error {
 			}
 		}
 	}
-	cs.longData, cs.longSize = nil, 0
+	s.dropLongData(cs)
 	putLE32(payload[1:], bid)
 	payload[cursorFlagOffset] = 0
 	err = s.run1(be, payload, shapeResult, nil)
@@ -327,4 +334,24 @@ func (s *Session) bindTypes(cs *clientStmt, pkt []byte) []byte {
 	b = append(append(append(b, 1), cs.types...), pkt[flag+1:]...)
 	s.execBuf = b
 	return b
+}
+
+// dropLongData forgets a statement's buffered long data.
+func (s *Session) dropLongData(cs *clientStmt) {
+	s.longBytes -= cs.longSize
+	cs.longData, cs.longSize, cs.longErr = nil, 0, false
+}
+
+// stmtClose answers COM_STMT_CLOSE (no reply): only the client's view goes; the backend
+// connections keep the statement for whoever prepares it next.
+func (s *Session) stmtClose(pkt []byte) {
+	if len(pkt) < 5 {
+		return
+	}
+	id := le32(pkt[1:])
+	if cs := s.stmts[id]; cs != nil {
+		s.dropLongData(cs)
+		s.stmtBytes -= cs.meta.size
+		delete(s.stmts, id)
+	}
 }
