@@ -165,3 +165,36 @@ func TestReloadKeepsClients(t *testing.T) {
 		t.Fatalf("cap after the reload: %d, want 5", st.MaxConns)
 	}
 }
+
+// client_idle_timeout closes a client that sends nothing for that long (parked or not), and
+// only such a client; a pinned client's transaction is rolled back.
+func TestClientIdleTimeout(t *testing.T) {
+	mariadbtest.Need(t, db)
+	direct := directClient(t, "test")
+	mustExec(t, direct, "DROP TABLE IF EXISTS life_idle")
+	mustExec(t, direct, "CREATE TABLE life_idle (id INT PRIMARY KEY) ENGINE=InnoDB")
+	cfg := proxytest.Config(db, 2)
+	cfg.Proxy.ClientIdleTimeout.Duration = 1500 * time.Millisecond
+	in := proxytest.Start(t, cfg)
+	p := proxyClient(t, in, "test")
+	idle, busy, pinned := holdConn(t, p), holdConn(t, p), holdConn(t, p)
+	mustExec(t, pinned, "BEGIN")
+	mustExec(t, pinned, "INSERT INTO life_idle VALUES (1)")
+	for i := 0; i < 12; i++ { // 2.4 s of activity on busy only
+		mustWork(t, "the active client", busy)
+		time.Sleep(200 * time.Millisecond)
+	}
+	var v int
+	if err := idle.QueryRowContext(context.Background(), "SELECT 1").Scan(&v); err == nil {
+		t.Fatal("a client idle past client_idle_timeout was not closed")
+	}
+	if err := pinned.QueryRowContext(context.Background(), "SELECT 1").Scan(&v); err == nil {
+		t.Fatal("a pinned client idle past client_idle_timeout was not closed")
+	}
+	if n := mustInt(t, direct, "SELECT COUNT(*) FROM life_idle"); n != 0 {
+		t.Fatalf("the timed-out client's transaction was not rolled back: %d rows", n)
+	}
+	if got := in.Frontend().Clients(); got != 1 {
+		t.Fatalf("%d clients still counted, want 1 (the active one)", got)
+	}
+}
