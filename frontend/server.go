@@ -5,8 +5,6 @@ package frontend
 
 import (
 	"context"
-	"crypto/rand"
-	"crypto/rsa"
 	"errors"
 	"log/slog"
 	"net"
@@ -139,12 +137,10 @@ func (s *Server) afterLogin() {
 
 // NewServer prepares a Server.
 func NewServer(cfg Config, users *Users, h Handler, log *slog.Logger) (*Server, error) {
-	key, err := rsa.GenerateKey(rand.Reader, 2048)
-	if err != nil {
-		return nil, err
-	}
 	// Collation 45 (utf8mb4_general_ci): go-mysql's default 255 does not exist on MariaDB.
-	srv := server.NewServer(cfg.ServerVersion, 45, mysql.AUTH_NATIVE_PASSWORD, key, nil)
+	// Every login is mysql_native_password (clients that start with another plugin are switched
+	// to it), so no RSA key is needed.
+	srv := server.NewServer(cfg.ServerVersion, 45, mysql.AUTH_NATIVE_PASSWORD, nil, nil)
 	s := &Server{srv: srv, users: users, handler: h, log: log,
 		bufs: wire.NewBufferPool(readBufferSize, writeBufferSize), logins: make(chan struct{}, maxConcurrentLogins)}
 	s.SetLimits(cfg.MaxClients, cfg.HandshakeTimeout)
