@@ -28,6 +28,9 @@ type ProxyConfig struct {
 	// ShutdownTimeout is how long SIGTERM waits for statements in flight
 	// before closing anyway. Extension to the contract.
 	ShutdownTimeout Duration `toml:"shutdown_timeout"`
+	// MaxAllowedPacket bounds one client command (and the long data of its prepared
+	// statements), like the server's max_allowed_packet; larger ones get ERROR 1153.
+	MaxAllowedPacket int `toml:"max_allowed_packet"`
 }
 
 // PoolConfig is the [pool] table: limits shared by every backend's pool.
@@ -94,6 +97,7 @@ func Defaults() Config {
 			MaxClientConnections: 10000,
 			HandshakeTimeout:     Duration{10 * time.Second},
 			ShutdownTimeout:      Duration{10 * time.Second},
+			MaxAllowedPacket:     64 << 20,
 		},
 		Pool: PoolConfig{
 			MaxConnections: 20,

@@ -57,6 +57,7 @@ func TestParseContractExample(t *testing.T) {
 			ClientIdleTimeout:    Duration{0},
 			HandshakeTimeout:     Duration{10 * time.Second},
 			ShutdownTimeout:      Duration{10 * time.Second},
+			MaxAllowedPacket:     64 << 20,
 		},
 		Pool: PoolConfig{
 			MaxConnections: 20,

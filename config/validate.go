@@ -21,6 +21,7 @@ func (c *Config) problems() []error {
 	p.notNegative("proxy.client_idle_timeout", c.Proxy.ClientIdleTimeout)
 	p.positive("proxy.handshake_timeout", c.Proxy.HandshakeTimeout)
 	p.positive("proxy.shutdown_timeout", c.Proxy.ShutdownTimeout)
+	p.atLeast("proxy.max_allowed_packet", c.Proxy.MaxAllowedPacket, 1024)
 
 	p.atLeast("pool.max_connections", c.Pool.MaxConnections, 1)
 	p.positive("pool.acquire_timeout", c.Pool.AcquireTimeout)

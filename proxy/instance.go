@@ -104,7 +104,7 @@ func usersOf(cfg *config.Config) map[string]string {
 }
 
 func routerSettings(cfg *config.Config) Settings {
-	return Settings{ClientIdleTimeout: cfg.Proxy.ClientIdleTimeout.Duration}
+	return Settings{ClientIdleTimeout: cfg.Proxy.ClientIdleTimeout.Duration, MaxPacket: cfg.Proxy.MaxAllowedPacket}
 }
 
 func poolSettings(cfg *config.Config, b config.BackendConfig) backend.Settings {
