@@ -1,0 +1,141 @@
+package proxy
+
+import (
+	"context"
+	"errors"
+	"strconv"
+
+	"github.com/mysqlmux/mysqlmux/backend"
+	"github.com/mysqlmux/mysqlmux/internal/wire"
+)
+
+// Before each command: a connection is borrowed (or the pinned one kept) and made to carry the
+// session's state.
+
+// anyState wraps a state for backend.Conn.State: the untyped nil for a fresh state, so it
+// compares equal to what Reset leaves.
+func anyState(st *sessionState) any {
+	if st == nil {
+		return nil
+	}
+	return st
+}
+
+func connState(c *backend.Conn) *sessionState {
+	st, _ := c.State.(*sessionState)
+	return st
+}
+
+// acquire returns the connection the next command runs on, with the session's state applied.
+func (s *Session) acquire(needLastInsertID, clearDiag bool) (*backend.Conn, error) {
+	if s.be == nil {
+		s.r.waitGate()
+		c, err := s.pool.Acquire(context.Background(), backend.Want{Key: s.key, DB: s.db, State: anyState(s.state)})
+		if err != nil {
+			if errors.As(err, new(*backend.AcquireTimeoutError)) {
+				s.r.stats.AcquireTimeouts.Add(1)
+			}
+			return nil, err
+		}
+		s.r.stats.Borrows.Add(1)
+		s.be = c
+		s.held.Store(c)
+	}
+	if err := s.sync(needLastInsertID, clearDiag); err != nil {
+		var se *syncError
+		if errors.As(err, &se) && !se.stateLost {
+			s.releaseIfFree()
+			return nil, se.err
+		}
+		s.discardBackend()
+		return nil, err
+	}
+	return s.be, nil
+}
+
+// syncError is a replay the server refused. stateLost: the connection's state is no longer
+// known (a SET failed part way), so it must not be lent again.
+type syncError struct {
+	err       *wire.Error
+	stateLost bool
+}
+
+func (e *syncError) Error() string { return e.err.Error() }
+func (e *syncError) Unwrap() error { return e.err }
+
+// sync makes the held connection's state equal the session's: default database, variables, the
+// last insert id when the statement reads it, an empty diagnostics area when the statement reads
+// that. The differences go in one round trip.
+func (s *Session) sync(needLastInsertID, clearDiag bool) error {
+	be := s.be
+	var cmds [5][]byte
+	n := 0
+	if be.DB != s.db && s.db != "" {
+		cmds[n] = append([]byte{byte(wire.ComInitDB)}, s.db...)
+		n++
+	}
+	if have := connState(be); !sameState(have, s.state) {
+		sys, user := replaySQL(have, s.state)
+		for _, q := range [][]byte{sys, user} {
+			if len(q) > 0 {
+				cmds[n] = append([]byte{byte(wire.ComQuery)}, q...)
+				n++
+			}
+		}
+	}
+	if needLastInsertID {
+		cmds[n] = strconv.AppendUint(append([]byte{byte(wire.ComQuery)}, "DO LAST_INSERT_ID("...), s.lastInsertID, 10)
+		cmds[n] = append(cmds[n], ')')
+		n++
+	}
+	if clearDiag {
+		// Only a statement that uses a table empties the diagnostics area.
+		cmds[n] = append([]byte{byte(wire.ComQuery)}, "DO (SELECT 1 FROM information_schema.CHARACTER_SETS LIMIT 0)"...)
+		n++
+	}
+	if n == 0 {
+		return nil
+	}
+	s.r.stats.Syncs.Add(1)
+	for _, c := range cmds[:n] {
+		if err := be.Command(c); err != nil {
+			return err
+		}
+	}
+	if err := be.Flush(); err != nil {
+		return err
+	}
+	var first *syncError
+	for _, c := range cmds[:n] {
+		err := be.ReadOKOrErr()
+		var we *wire.Error
+		if err != nil && !errors.As(err, &we) {
+			return err // connection broken
+		}
+		isInitDB := wire.Command(c[0]) == wire.ComInitDB
+		if err != nil {
+			if first == nil {
+				first = &syncError{err: we}
+			}
+			first.stateLost = first.stateLost || !isInitDB
+			continue
+		}
+		if isInitDB {
+			be.DB = s.db
+		}
+	}
+	if first != nil {
+		return first
+	}
+	be.State = anyState(s.state)
+	return nil
+}
+
+// releaseIfFree gives the held connection back unless the session is pinned.
+func (s *Session) releaseIfFree() {
+	if s.be != nil && canRelease(s.pins) {
+		s.pool.Release(s.be)
+		s.be = nil
+		s.held.Store(nil)
+	}
+}
