@@ -134,8 +134,16 @@ func (s *Session) sync(needLastInsertID, clearDiag bool) error {
 // releaseIfFree gives the held connection back unless the session is pinned.
 func (s *Session) releaseIfFree() {
 	if s.be != nil && canRelease(s.pins) {
+		s.unhold()
 		s.pool.Release(s.be)
 		s.be = nil
-		s.held.Store(nil)
 	}
+}
+
+// unhold clears the held connection before it goes back: under killMu, so a KILL QUERY from
+// another client never lands on a thread that has moved on to someone else.
+func (s *Session) unhold() {
+	s.killMu.Lock()
+	s.held.Store(nil)
+	s.killMu.Unlock()
 }

@@ -77,6 +77,7 @@ const (
 	featAssignVar                          // a user variable written outside SET: ":=", or INTO @x
 	featSetLastInsertID                    // LAST_INSERT_ID(expr): sets the value
 	featDiagnostics                        // reads the previous statement's diagnostics
+	featKill                               // KILL as a word
 )
 
 // featureWord returns the feature a word (upper-cased) marks, 0 for most words. A switch on the
@@ -84,8 +85,11 @@ const (
 func featureWord(w []byte) uint32 {
 	switch len(w) {
 	case 4:
-		if string(w) == "LOCK" {
+		switch string(w) {
+		case "LOCK":
 			return featLock
+		case "KILL":
+			return featKill
 		}
 	case 6:
 		if string(w) == "ERRORS" {

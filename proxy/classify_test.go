@@ -138,3 +138,25 @@ func FuzzAnalyze(f *testing.F) {
 		}
 	})
 }
+
+func TestParseKill(t *testing.T) {
+	for _, c := range []struct {
+		q     string
+		query bool
+		id    uint64
+		ok    bool
+	}{
+		{"KILL 10001", false, 10001, true},
+		{"kill connection 7;", false, 7, true},
+		{"KILL QUERY 12", true, 12, true},
+		{"KILL HARD QUERY 12", true, 12, true},
+		{"KILL QUERY ID 12", false, 0, false},
+		{"KILL USER app", false, 0, false},
+		{"KILL 5; SELECT 1", false, 0, false},
+	} {
+		query, id, ok := parseKill([]byte(c.q))
+		if query != c.query || id != c.id || ok != c.ok {
+			t.Errorf("%q: %v %d %v", c.q, query, id, ok)
+		}
+	}
+}

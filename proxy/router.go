@@ -267,3 +267,13 @@ func (r *Router) Kill(id uint32) bool {
 	}
 	return ok
 }
+
+// session returns the session of client id, nil if none.
+func (r *Router) session(id uint64) *Session {
+	if id > uint64(^uint32(0)) {
+		return nil
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.sessions[uint32(id)]
+}

@@ -34,8 +34,9 @@ type Session struct {
 
 	// be is the backend connection held by this session: during a command, and between commands
 	// while pinned. Only the session goroutine touches it; held mirrors it for abort().
-	be   *backend.Conn
-	held atomic.Pointer[backend.Conn]
+	be     *backend.Conn
+	held   atomic.Pointer[backend.Conn]
+	killMu sync.Mutex // see unhold
 
 	// The client's session state as a direct connection would have it. Authoritative: it is
 	// replayed onto whatever connection the session borrows.
@@ -267,8 +268,13 @@ func (s *Session) dispatch(pkt []byte) error {
 	case wire.ComQuery:
 		s.r.stats.Queries.Add(1)
 		pl := s.r.parsers.analyze(pkt[1:], s.db, len(s.tempTables) > 0 || s.tempUnknown)
+		if pl.info.kw == kwKill || (pl.info.has(featKill) && pl.info.has(featMulti)) {
+			return s.killStatement(pkt[1:]) // a KILL inside a multi-statement is refused
+		}
 		return s.forward(pkt, shapeResult, &pl)
-	case wire.ComInitDB, wire.ComDebug, wire.ComRefresh, wire.ComProcessKill:
+	case wire.ComProcessKill:
+		return s.kill(false, uint64(le32(pkt[min(len(pkt), 1):])))
+	case wire.ComInitDB, wire.ComDebug, wire.ComRefresh:
 		return s.forward(pkt, shapeSimple, nil)
 	case wire.ComSetOption:
 		// Switches multi-statements on the connection: not replayed yet, so it pins.
@@ -369,9 +375,9 @@ func (s *Session) lost(err error) error {
 
 func (s *Session) discardBackend() {
 	if s.be != nil {
+		s.unhold()
 		s.pool.Discard(s.be)
 		s.be = nil
-		s.held.Store(nil)
 	}
 }
 
