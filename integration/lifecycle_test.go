@@ -198,3 +198,42 @@ func TestClientIdleTimeout(t *testing.T) {
 		t.Fatalf("%d clients still counted, want 1 (the active one)", got)
 	}
 }
+
+// Parked clients (idle past a second: no goroutine) are woken by a shutdown and closed, and the
+// shutdown does not wait for them.
+func TestShutdownWithParkedClients(t *testing.T) {
+	mariadbtest.Need(t, db)
+	in, err := proxy.Start(proxytest.Config(db, 2), quietLog())
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := proxyClient(t, in, "test")
+	var conns []*sql.Conn
+	for i := 0; i < 20; i++ {
+		c := holdConn(t, p)
+		mustWork(t, "client", c)
+		conns = append(conns, c)
+	}
+	time.Sleep(1500 * time.Millisecond) // past parkAfter: all parked
+	if n := in.Frontend().Clients(); n != 20 {
+		t.Fatalf("%d clients counted while parked, want 20", n)
+	}
+	mustWork(t, "a parked client coming back", conns[0])
+	time.Sleep(1500 * time.Millisecond)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	start := time.Now()
+	if err := in.Shutdown(ctx); err != nil {
+		t.Fatalf("shutdown: %v", err)
+	}
+	if d := time.Since(start); d > 3*time.Second {
+		t.Fatalf("shutdown with parked clients took %v", d)
+	}
+	if n := in.Frontend().Clients(); n != 0 {
+		t.Fatalf("%d clients still counted after shutdown", n)
+	}
+	var v int
+	if err := conns[1].QueryRowContext(context.Background(), "SELECT 1").Scan(&v); err == nil {
+		t.Fatal("a parked client still works after shutdown")
+	}
+}
