@@ -89,6 +89,7 @@ func (p *parker) park(c *Client, deadline time.Time) bool {
 		return false
 	}
 	c.parkID = id
+	c.parkDeadline = deadline // read by parkTimedOut under p.mu
 	p.parked[id] = c
 	if !deadline.IsZero() {
 		if c.parkTimer == nil {
@@ -154,7 +155,6 @@ func (c *Client) Park(deadline time.Time, resume func(timedOut bool)) bool {
 		return false
 	}
 	c.resumeFn = resume
-	c.parkDeadline = deadline
 	return c.parker.park(c, deadline)
 }
 
