@@ -69,6 +69,20 @@ func TestPoolsClientsStatsDuringTransaction(t *testing.T) {
 		t.Errorf("pinned_clients after COMMIT: %s", after["pinned_clients"])
 	}
 
+	// The same statement prepared twice: one miss (sent to the backend), then a hit.
+	for range 2 {
+		stmt, err := c.PrepareContext(context.Background(), "SELECT ? + 1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		stmt.Close()
+	}
+	prepared := stats(t, adm)
+	if atoi(prepared["stmt_cache_misses"])-atoi(after["stmt_cache_misses"]) != 1 ||
+		atoi(prepared["stmt_cache_hits"])-atoi(after["stmt_cache_hits"]) != 1 || prepared["stmt_cache_entries"] == "0" {
+		t.Errorf("statement cache after two PREPAREs of one text: %v", prepared)
+	}
+
 	backends := rowsOf(t, adm, "SHOW BACKENDS")
 	if len(backends) != 1 || backends[0]["backend"] != db.Addr || backends[0]["status"] != "up" || backends[0]["max_connections"] != "3" {
 		t.Errorf("SHOW BACKENDS: %v", backends)

@@ -73,6 +73,9 @@ func (h *handler) showStats(string) (*mysql.Result, error) {
 		{"backend_errors", sn.backendErrors},
 		{"paused", paused},
 		{"pinned_clients", uint64(sn.pinnedClients)},
+		{"stmt_cache_entries", uint64(sn.stmtCached)},
+		{"stmt_cache_hits", sn.stmtCacheHits},
+		{"stmt_cache_misses", sn.stmtCacheMiss},
 	}
 	for _, r := range sn.reasons {
 		rows = append(rows, []any{"pinned_" + r, uint64(sn.pinned[r])})

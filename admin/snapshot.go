@@ -16,6 +16,9 @@ type snapshot struct {
 
 	queries, commands, borrows, syncs, resets, acquireTimeouts, backendErrors uint64
 
+	stmtCached                   int
+	stmtCacheHits, stmtCacheMiss uint64
+
 	paused   bool
 	pools    []backend.Stats
 	sessions []proxy.ClientInfo
@@ -38,6 +41,7 @@ func (s *Server) takeSnapshot() snapshot {
 		sessions:      r.Sessions(),
 		reasons:       pinReasons(),
 	}
+	sn.stmtCached, sn.stmtCacheHits, sn.stmtCacheMiss = r.StmtCacheStats()
 	for _, p := range r.Pools() {
 		sn.pools = append(sn.pools, p.Stats())
 	}

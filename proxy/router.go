@@ -277,3 +277,7 @@ func (r *Router) session(id uint64) *Session {
 	defer r.mu.Unlock()
 	return r.sessions[uint32(id)]
 }
+
+// StmtCacheStats reports the shared prepared-statement metadata: statements cached, and PREPAREs
+// answered from it (hits) or sent to a backend (misses).
+func (r *Router) StmtCacheStats() (entries int, hits, misses uint64) { return r.metas.stats() }
