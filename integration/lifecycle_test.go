@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -237,5 +238,35 @@ func TestShutdownWithParkedClients(t *testing.T) {
 	var v int
 	if err := conns[1].QueryRowContext(context.Background(), "SELECT 1").Scan(&v); err == nil {
 		t.Fatal("a parked client still works after shutdown")
+	}
+}
+
+// A session whose database is dropped under it: the one failed replay must still leave the
+// connection's variables known (no leak to the next borrower), and the session goes on without a
+// database, as on a direct connection.
+func TestDatabaseDroppedUnderSession(t *testing.T) {
+	mariadbtest.Need(t, db)
+	if err := db.Exec("CREATE DATABASE IF NOT EXISTS life_dropme"); err != nil {
+		t.Fatal(err)
+	}
+	in := proxytest.Start(t, proxytest.Config(db, 1))
+	p := proxyClient(t, in, "test")
+	a, b := holdConn(t, p), holdConn(t, p)
+	mustExec(t, a, "SET SESSION sql_mode = 'ANSI'")
+	mustExec(t, a, "USE life_dropme")
+	defaultMode := mustString(t, b, "SELECT @@session.sql_mode") // b takes the only connection
+	if err := db.Exec("DROP DATABASE life_dropme"); err != nil {
+		t.Fatal(err)
+	}
+	_, err := a.ExecContext(context.Background(), "SELECT 1")
+	wantServerError(t, "the first statement after the drop", err, 1049, "42000")
+	if got := mustString(t, b, "SELECT @@session.sql_mode"); got != defaultMode {
+		t.Fatalf("the next borrower sees sql_mode %q, want its own %q: the failed replay leaked", got, defaultMode)
+	}
+	if got := mustString(t, a, "SELECT COALESCE(DATABASE(), 'none')"); got != "none" {
+		t.Fatalf("after its database was dropped the session is in %q, want none", got)
+	}
+	if got := mustString(t, a, "SELECT @@session.sql_mode"); !strings.Contains(got, "ANSI") {
+		t.Fatalf("the session lost its sql_mode: %q", got)
 	}
 }

@@ -118,16 +118,25 @@ func (s *Session) sync(needLastInsertID, clearDiag bool) error {
 				first = &syncError{err: we}
 			}
 			first.stateLost = first.stateLost || !isInitDB
+			if isInitDB && we.Code == errBadDB {
+				// The session's database was dropped under it: on a direct connection it
+				// would now have none. This statement fails; the next ones run without.
+				s.setDB("")
+			}
 			continue
 		}
 		if isInitDB {
 			be.DB = s.db
 		}
 	}
+	if first == nil || !first.stateLost {
+		// Every SET went through (only a COM_INIT_DB may have failed): the connection now
+		// carries the session's variables, whatever the outcome for the database.
+		be.State = anyState(s.state)
+	}
 	if first != nil {
 		return first
 	}
-	be.State = anyState(s.state)
 	return nil
 }
 

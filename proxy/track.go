@@ -37,11 +37,8 @@ func (s *Session) update(cmd wire.Command, initDB string, pl *plan) {
 		db, dbChanged = initDB, true
 	}
 	if dbChanged {
-		s.db = db
 		s.be.DB = db
-		s.mu.Lock()
-		s.shownDB = db
-		s.mu.Unlock()
+		s.setDB(db)
 	}
 
 	next := s.state
@@ -160,4 +157,15 @@ func (s *Session) checkLocks() error {
 	}
 	s.locks = held
 	return nil
+}
+
+// errBadDB is ER_BAD_DB_ERROR (Unknown database).
+const errBadDB = 1049
+
+// setDB changes the session's default database (and what operators see).
+func (s *Session) setDB(db string) {
+	s.db = db
+	s.mu.Lock()
+	s.shownDB = db
+	s.mu.Unlock()
 }
