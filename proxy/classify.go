@@ -1,5 +1,7 @@
 package proxy
 
+import "bytes"
+
 // keyword is the first keyword of a statement, as far as the router cares.
 type keyword uint8
 
@@ -206,8 +208,17 @@ func classify(q []byte) stmtInfo {
 			}
 			if i+1 < len(q) && q[i+1] == '@' {
 				i += 2
+				start := i
 				for i < len(q) && isWordByte(q[i]) || (i < len(q) && q[i] == '.') {
 					i++
+				}
+				// @@last_insert_id and @@identity read what LAST_INSERT_ID() does.
+				name := q[start:i]
+				if j := bytes.LastIndexByte(name, '.'); j >= 0 {
+					name = name[j+1:]
+				}
+				if bytes.EqualFold(name, []byte("last_insert_id")) || bytes.EqualFold(name, []byte("identity")) {
+					info.feats |= featLastInsertID
 				}
 			} else {
 				info.feats |= featUserVar

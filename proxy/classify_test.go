@@ -160,3 +160,15 @@ func TestParseKill(t *testing.T) {
 		}
 	}
 }
+
+func TestLastInsertIDReads(t *testing.T) {
+	for _, q := range []string{"SELECT LAST_INSERT_ID()", "SELECT @@session.last_insert_id", "SELECT @@IDENTITY",
+		"INSERT INTO t2 VALUES (LAST_INSERT_ID())"} {
+		if !classify([]byte(q)).has(featLastInsertID) {
+			t.Errorf("%q: the read of the last insert id is not seen", q)
+		}
+	}
+	if classify([]byte("SELECT @@session.sql_mode")).has(featLastInsertID) {
+		t.Error("@@sql_mode taken for a last insert id read")
+	}
+}
