@@ -126,6 +126,9 @@ func (s *Session) writePrepareOK(id uint32, m *stmtMeta) error {
 func (s *Session) prepareOn(be *backend.Conn, key, text, db string) (*stmtMeta, error) {
 	switchDB := db != "" && be.DB != db
 	home := be.DB
+	// A connection without a database cannot be given "none" back: it stays in db (its label
+	// says so, so sessions without a database will not borrow it).
+	switchBack := switchDB && home != ""
 	if switchDB {
 		if err := be.Command(append([]byte{byte(wire.ComInitDB)}, db...)); err != nil {
 			return nil, err
@@ -134,7 +137,7 @@ func (s *Session) prepareOn(be *backend.Conn, key, text, db string) (*stmtMeta, 
 	if err := be.Command(append([]byte{byte(wire.ComStmtPrepare)}, text...)); err != nil {
 		return nil, err
 	}
-	if switchDB {
+	if switchBack {
 		if err := be.Command(append([]byte{byte(wire.ComInitDB)}, home...)); err != nil {
 			return nil, err
 		}
@@ -150,10 +153,12 @@ func (s *Session) prepareOn(be *backend.Conn, key, text, db string) (*stmtMeta, 
 		}
 	}
 	meta, id, err := readPrepare(be)
-	if switchDB {
+	if switchBack {
 		if rerr := be.ReadOKOrErr(); rerr != nil {
 			return nil, fmt.Errorf("restoring the database after a prepare: %w", rerr)
 		}
+	} else if switchDB && dbErr == nil {
+		be.DB = db
 	}
 	if err == nil && dbErr != nil {
 		// The statement was prepared in the wrong database: drop it, report the error.
