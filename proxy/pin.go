@@ -30,8 +30,8 @@ var pinNames = [...]string{"transaction", "transaction_characteristics", "set", 
 	"warnings", "found_rows", "other"}
 
 // nextStatementPins last through the next statement only. While a session holds its connection
-// only for these, it gives it back after a short idle grace rather than hold it while the client
-// sleeps.
+// only for these, it gives it back after a short idle grace (softPinGrace) rather than hold it
+// while the client sleeps.
 const nextStatementPins = PinWarnings | PinFoundRows
 
 // String lists the reasons by name, e.g. "transaction,user_variable"; "" for none.

@@ -124,7 +124,7 @@ func (s *Session) abort() {
 
 // softPinGrace is how long a session keeps its connection, idle, for a next-statement pin
 // (warnings, FOUND_ROWS) before giving it back.
-const softPinGrace = time.Second
+const softPinGrace = 250 * time.Millisecond
 
 // parkAfter is how long a session waits for its client's next command with a goroutine before
 // parking it (frontend.Client.Park): busy clients never pay for parking, idle ones cost no stack.
