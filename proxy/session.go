@@ -158,7 +158,14 @@ func (s *Session) run() {
 		case soft:
 			wait = earliest(wait, now.Add(softPinGrace))
 		case s.be == nil:
-			wait = earliest(wait, now.Add(parkAfter))
+			park := now.Add(parkAfter)
+			// A busy client would move the deadline on every command (a timer update each
+			// time): keep the one set while it is at least half a parkAfter away, so the park
+			// comes after 0.5 to 1 s idle.
+			if deadline.IsZero() && s.readDeadline.After(now.Add(parkAfter/2)) && !s.readDeadline.After(park) {
+				park = s.readDeadline
+			}
+			wait = earliest(wait, park)
 		}
 		s.setReadDeadline(wait)
 		// Checked after setting the deadline: Drain sets the flag before waking sessions.
@@ -167,7 +174,7 @@ func (s *Session) run() {
 			return
 		}
 		s.c.Release()
-		_, _, err := s.c.PeekHeader() // waits without a buffer: see wire.reader
+		length, _, err := s.c.PeekHeader() // waits without a buffer: see wire.reader
 		if err != nil && isTimeout(err) && !s.r.draining.Load() && (deadline.IsZero() || time.Now().Before(deadline)) {
 			if soft {
 				// The client did not come back for its warnings: stop holding the connection.
@@ -190,7 +197,11 @@ func (s *Session) run() {
 			continue
 		}
 		if err == nil {
-			s.setReadDeadline(deadline)
+			// The wait deadline stays only if the whole command is already read (no further
+			// read can hit it); commands that read the client again reset it (see dispatch).
+			if soft || s.c.Buffered() < wire.HeaderSize+length {
+				s.setReadDeadline(deadline)
+			}
 			s.c.Seq = 0
 			var pkt []byte
 			if pkt, err = s.c.ReadPacket(settings.MaxPacket); err == nil {
@@ -268,6 +279,9 @@ func (s *Session) dispatch(pkt []byte) error {
 	case wire.ComQuery:
 		s.r.stats.Queries.Add(1)
 		pl := s.r.parsers.analyze(pkt[1:], s.db, len(s.tempTables) > 0 || s.tempUnknown)
+		if pl.info.kw == kwLoad {
+			s.setReadDeadline(s.idleDeadline()) // LOAD DATA LOCAL reads the client's file
+		}
 		if pl.info.kw == kwKill || (pl.info.has(featKill) && pl.info.has(featMulti)) {
 			return s.killStatement(pkt[1:]) // a KILL inside a multi-statement is refused
 		}
@@ -307,6 +321,7 @@ func (s *Session) dispatch(pkt []byte) error {
 	case wire.ComResetConnection:
 		return s.resetSession()
 	case wire.ComChangeUser:
+		s.setReadDeadline(s.idleDeadline()) // the client answers an auth switch
 		return s.changeUser(pkt)
 	default:
 		s.c.Seq = 1
