@@ -153,11 +153,12 @@ func (p *Pool) Acquire(ctx context.Context, w Want) (*Conn, error) {
 	} else {
 		p.mu.Unlock()
 	}
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
+	// No context per call: a timer only if this one has to wait (take), a context only if it
+	// has to dial.
+	deadline := time.Now().Add(timeout)
 	var lastErr error
 	for backoff := 10 * time.Millisecond; ; backoff = min(2*backoff, 500*time.Millisecond) {
-		c, mustDial, err := p.take(ctx, w)
+		c, mustDial, err := p.take(ctx, w, deadline)
 		if err != nil {
 			var te *AcquireTimeoutError
 			if errors.As(err, &te) {
@@ -175,7 +176,9 @@ func (p *Pool) Acquire(ctx context.Context, w Want) (*Conn, error) {
 		if !mustDial {
 			continue
 		}
-		c, err = p.dial(ctx, w.Key, w.DB)
+		dctx, cancel := context.WithDeadline(ctx, deadline)
+		c, err = p.dial(dctx, w.Key, w.DB)
+		cancel()
 		p.mu.Lock()
 		p.stats.Dials++
 		if err == nil {
@@ -189,16 +192,22 @@ func (p *Pool) Acquire(ctx context.Context, w Want) (*Conn, error) {
 		if !retryable(err) {
 			return nil, err
 		}
+		wait := min(backoff, time.Until(deadline))
+		if wait <= 0 {
+			return nil, p.timeoutError(timeout, lastErr)
+		}
+		t := time.NewTimer(wait)
 		select {
 		case <-ctx.Done():
-			return nil, p.timeoutError(timeout, lastErr)
-		case <-time.After(backoff):
+			t.Stop()
+			return nil, ctx.Err()
+		case <-t.C:
 		}
 	}
 }
 
 // take returns an idle connection, or mustDial with a slot reserved, or waits for either.
-func (p *Pool) take(ctx context.Context, w Want) (c *Conn, mustDial bool, err error) {
+func (p *Pool) take(ctx context.Context, w Want, deadline time.Time) (c *Conn, mustDial bool, err error) {
 	p.mu.Lock()
 	if p.closed {
 		p.mu.Unlock()
@@ -233,11 +242,17 @@ func (p *Pool) take(ctx context.Context, w Want) (c *Conn, mustDial bool, err er
 	p.stats.WaitCount++
 	p.mu.Unlock()
 	start := time.Now()
+	timer := time.NewTimer(deadline.Sub(start))
+	timedOut := false
 	select {
 	case g := <-wt.ch:
+		timer.Stop()
 		p.addWait(time.Since(start))
 		return g.conn, g.conn == nil, nil
+	case <-timer.C:
+		timedOut = true
 	case <-ctx.Done():
+		timer.Stop()
 	}
 	p.mu.Lock()
 	p.stats.WaitDuration += time.Since(start)
@@ -260,7 +275,7 @@ func (p *Pool) take(ctx context.Context, w Want) (c *Conn, mustDial bool, err er
 	maxConns := p.set.MaxConns
 	timeout := p.set.AcquireTimeout
 	p.mu.Unlock()
-	if ctx.Err() == context.DeadlineExceeded {
+	if timedOut {
 		return nil, false, &AcquireTimeoutError{Backend: p.addr, Cap: maxConns, Waiting: waiting, Timeout: timeout}
 	}
 	return nil, false, ctx.Err()
