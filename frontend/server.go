@@ -24,7 +24,7 @@ import (
 // an idle client holds none.
 const (
 	readBufferSize  = 16 << 10
-	writeBufferSize = 16 << 10
+	writeBufferSize = 64 << 10 // held only while a response streams: few at a time (the pool cap)
 	// handshakeByteLimit bounds what a client may send before login completes.
 	handshakeByteLimit = 1 << 20
 	// maxConcurrentLogins bounds logins in progress: each costs go-mysql's 64 KiB read buffer
