@@ -270,3 +270,27 @@ func TestDatabaseDroppedUnderSession(t *testing.T) {
 		t.Fatalf("the session lost its sql_mode: %q", got)
 	}
 }
+
+// Connect churn (connect, one query, disconnect — the PHP pattern) opens no backend connection
+// per client: the logins' database checks are cached and the queries borrow pooled connections.
+func TestConnectChurnReusesBackendConnections(t *testing.T) {
+	mariadbtest.Need(t, db)
+	in := proxytest.Start(t, proxytest.Config(db, 2))
+	dsn := proxytest.DSN(in.Addr(), "app", "secret", "test")
+	for i := 0; i < 300; i++ {
+		c, err := sql.Open("mysql", dsn)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var v int
+		if err := c.QueryRow("SELECT 1").Scan(&v); err != nil {
+			t.Fatalf("connect %d: %s", i, describeErr(err))
+		}
+		c.Close()
+	}
+	st := in.Router().Pools()[0].Stats()
+	if st.Dials > 2 {
+		t.Fatalf("300 client connects made %d backend connections, want at most the cap (2)", st.Dials)
+	}
+	t.Logf("300 client connects, %d backend connections opened", st.Dials)
+}
