@@ -56,6 +56,10 @@ type Conn struct {
 	// replays differences, so it must be exact).
 	State any
 
+	// MultiStatements is the server's multi-statement option: from Key.Flags at login, then
+	// changed by COM_SET_OPTION (the borrowing session keeps it exact; Reset restores the login's).
+	MultiStatements bool
+
 	// Stmts are the statements prepared on this connection (set up by the proxy).
 	Stmts *StmtCache
 
@@ -161,8 +165,10 @@ func (d *Dialer) Dial(ctx context.Context, key Key, db string) (*Conn, error) {
 		DB:       db,
 		initSQL:  d.InitSQL,
 		Stmts:    NewStmtCache(cmp.Or(d.MaxStmts, 128)),
-		created:  now,
-		lastUsed: now,
+
+		MultiStatements: key.Flags&wire.ClientMultiStatements != 0,
+		created:         now,
+		lastUsed:        now,
 	}
 	if c.initSQL != "" {
 		if dl, ok := ctx.Deadline(); ok {
@@ -245,19 +251,24 @@ func (c *Conn) ReadOKOrErr() error {
 // variables, locks and prepared statements, and restores the login character set and the global
 // variable values. The default database stays. The init statement is sent in the same round trip.
 func (c *Conn) Reset() error {
-	if err := c.Command([]byte{byte(wire.ComResetConnection)}); err != nil {
-		return err
-	}
+	cmds := [][]byte{{byte(wire.ComResetConnection)}}
 	if c.initSQL != "" {
-		if err := c.Command(append([]byte{byte(wire.ComQuery)}, c.initSQL...)); err != nil {
+		cmds = append(cmds, append([]byte{byte(wire.ComQuery)}, c.initSQL...))
+	}
+	login := c.Key.Flags&wire.ClientMultiStatements != 0
+	if c.MultiStatements != login {
+		cmds = append(cmds, SetOptionCommand(login))
+	}
+	for _, cmd := range cmds {
+		if err := c.Command(cmd); err != nil {
 			return err
 		}
 	}
 	if err := c.Flush(); err != nil {
 		return err
 	}
-	err := c.ReadOKOrErr()
-	if c.initSQL != "" {
+	var err error
+	for range cmds {
 		if err2 := c.ReadOKOrErr(); err == nil {
 			err = err2
 		}
@@ -267,7 +278,16 @@ func (c *Conn) Reset() error {
 		return err
 	}
 	c.State = nil
+	c.MultiStatements = login
 	return nil
+}
+
+// SetOptionCommand is the COM_SET_OPTION that turns multi-statements on or off.
+func SetOptionCommand(on bool) []byte {
+	if on {
+		return []byte{byte(wire.ComSetOption), 0, 0} // MYSQL_OPTION_MULTI_STATEMENTS_ON
+	}
+	return []byte{byte(wire.ComSetOption), 1, 0}
 }
 
 // QueryValue runs a query returning one row of one column and returns it as text; null reports

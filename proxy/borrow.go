@@ -68,8 +68,12 @@ func (e *syncError) Unwrap() error { return e.err }
 // that. The differences go in one round trip.
 func (s *Session) sync(needLastInsertID, clearDiag bool) error {
 	be := s.be
-	var cmds [5][]byte
+	var cmds [6][]byte
 	n := 0
+	if be.MultiStatements != s.multiStmt {
+		cmds[n] = backend.SetOptionCommand(s.multiStmt)
+		n++
+	}
 	if be.DB != s.db && s.db != "" {
 		cmds[n] = append([]byte{byte(wire.ComInitDB)}, s.db...)
 		n++
@@ -113,6 +117,9 @@ func (s *Session) sync(needLastInsertID, clearDiag bool) error {
 			return err // connection broken
 		}
 		isInitDB := wire.Command(c[0]) == wire.ComInitDB
+		if wire.Command(c[0]) == wire.ComSetOption && err == nil {
+			be.MultiStatements = s.multiStmt
+		}
 		if err != nil {
 			if first == nil {
 				first = &syncError{err: we}

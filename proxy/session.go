@@ -41,6 +41,7 @@ type Session struct {
 	// The client's session state as a direct connection would have it. Authoritative: it is
 	// replayed onto whatever connection the session borrows.
 	db           string        // default database; from login, COM_INIT_DB and session tracking
+	multiStmt    bool          // multi-statements on; from login, then COM_SET_OPTION
 	state        *sessionState // variables; from login (character set), then session tracking
 	lastInsertID uint64        // from OK packets; what LAST_INSERT_ID() must return
 	pins         PinReason
@@ -78,6 +79,7 @@ func newSession(ctx context.Context, r *Router, c *frontend.Client, pool *backen
 		r:   r, c: c, pool: pool,
 		key:       backend.Key{User: c.User, Flags: c.RawCaps & backend.ConnectFlags},
 		db:        c.DB,
+		multiStmt: c.RawCaps&wire.ClientMultiStatements != 0,
 		state:     r.states.intern(initialState(c.Collation)),
 		shownDB:   c.DB,
 		shownUser: c.User,
@@ -291,8 +293,7 @@ func (s *Session) dispatch(pkt []byte) error {
 	case wire.ComInitDB, wire.ComDebug, wire.ComRefresh:
 		return s.forward(pkt, shapeSimple, nil)
 	case wire.ComSetOption:
-		// Switches multi-statements on the connection: not replayed yet, so it pins.
-		s.pins |= PinOther
+		// Switches multi-statements: replayed like a variable (see sync), no pin.
 		return s.forward(pkt, shapeSimple, nil)
 	case wire.ComFieldList:
 		return s.forward(pkt, shapeFields, nil)
@@ -350,9 +351,9 @@ func (s *Session) forward(pkt []byte, shape respShape, pl *plan) error {
 func (s *Session) run1(be *backend.Conn, pkt []byte, shape respShape, pl *plan) error {
 	// pkt lives in the client's read buffer, which the relay may reuse (LOAD DATA LOCAL reads
 	// the client): keep what update needs.
-	cmd, initDB := wire.Command(pkt[0]), ""
-	if cmd == wire.ComInitDB {
-		initDB = string(pkt[1:])
+	cmd, arg := wire.Command(pkt[0]), ""
+	if cmd == wire.ComInitDB || cmd == wire.ComSetOption {
+		arg = string(pkt[1:])
 	}
 	err := be.Command(pkt)
 	if err == nil {
@@ -365,7 +366,7 @@ func (s *Session) run1(be *backend.Conn, pkt []byte, shape respShape, pl *plan) 
 	if err != nil {
 		return s.lost(err)
 	}
-	s.update(cmd, initDB, pl)
+	s.update(cmd, arg, pl)
 	if pl != nil && (pl.info.has(featGetLock) || pl.releasesLock) && len(s.locks) > 0 {
 		if err := s.checkLocks(); err != nil {
 			return s.lost(err)
@@ -420,6 +421,7 @@ func (s *Session) clearState() {
 	s.stmtBytes, s.longBytes = 0, 0
 	s.tempUnknown, s.lockUnknown, s.prepUnknown = false, false, false
 	s.lastInsertID = 0
+	s.multiStmt = s.c.RawCaps&wire.ClientMultiStatements != 0
 	s.state = s.r.states.intern(initialState(s.c.Collation))
 }
 

@@ -13,7 +13,8 @@ import (
 // state and pins.
 
 // update folds what the response said into the session state.
-func (s *Session) update(cmd wire.Command, initDB string, pl *plan) {
+// arg is the argument of COM_INIT_DB or COM_SET_OPTION.
+func (s *Session) update(cmd wire.Command, arg string, pl *plan) {
 	out := &s.relay.out
 	ok := out.errCode == 0
 	s.pins &^= nextStatementPins
@@ -34,7 +35,11 @@ func (s *Session) update(cmd wire.Command, initDB string, pl *plan) {
 	}
 	db, dbChanged := out.schema, out.schemaChanged
 	if cmd == wire.ComInitDB && ok && out.statusKnown {
-		db, dbChanged = initDB, true
+		db, dbChanged = arg, true
+	}
+	if cmd == wire.ComSetOption && ok && len(arg) >= 2 && arg[1] == 0 && arg[0] <= 1 {
+		s.multiStmt = arg[0] == 0 // 0: MYSQL_OPTION_MULTI_STATEMENTS_ON
+		s.be.MultiStatements = s.multiStmt
 	}
 	if dbChanged {
 		s.be.DB = db
