@@ -294,3 +294,29 @@ func TestConnectChurnReusesBackendConnections(t *testing.T) {
 	}
 	t.Logf("300 client connects, %d backend connections opened", st.Dials)
 }
+
+// A reload that replaces the backend moves connected clients to the new one at their next
+// statement (the same MariaDB under another address stands in for a new server).
+func TestReloadReplacesBackend(t *testing.T) {
+	mariadbtest.Need(t, db)
+	cfg := proxytest.Config(db, 2)
+	in := proxytest.Start(t, cfg)
+	c := holdConn(t, proxyClient(t, in, "test"))
+	mustWork(t, "before the reload", c)
+	_, port, _ := net.SplitHostPort(db.Addr)
+	next := proxytest.Config(db, 2)
+	next.Backends[0].Address = "localhost:" + port
+	if err := in.Reload(next); err != nil {
+		t.Fatal(err)
+	}
+	mustWork(t, "after the backend was replaced", c)
+	pools := in.Router().Pools()
+	if len(pools) != 1 || pools[0].Addr() != "localhost:"+port || pools[0].Stats().Dials == 0 {
+		t.Fatalf("pools after the reload: %v", pools)
+	}
+	for _, s := range in.Router().Sessions() {
+		if s.Backend != "localhost:"+port {
+			t.Fatalf("a session still shows backend %s", s.Backend)
+		}
+	}
+}

@@ -30,7 +30,17 @@ func connState(c *backend.Conn) *sessionState {
 func (s *Session) acquire(needLastInsertID, clearDiag bool) (*backend.Conn, error) {
 	if s.be == nil {
 		s.r.waitGate()
-		c, err := s.pool.Acquire(context.Background(), backend.Want{Key: s.key, DB: s.db, State: anyState(s.state)})
+		want := backend.Want{Key: s.key, DB: s.db, State: anyState(s.state)}
+		c, err := s.pool.Acquire(context.Background(), want)
+		if errors.Is(err, backend.ErrPoolClosed) {
+			// A reload removed this session's backend: move to a current one (nothing is
+			// pinned, or the session would still hold its connection).
+			s.pool = s.r.pickPool()
+			s.mu.Lock()
+			s.shownBackend = s.pool.Addr()
+			s.mu.Unlock()
+			c, err = s.pool.Acquire(context.Background(), want)
+		}
 		if err != nil {
 			if errors.As(err, new(*backend.AcquireTimeoutError)) {
 				s.r.stats.AcquireTimeouts.Add(1)

@@ -65,25 +65,27 @@ type Session struct {
 	resumeFn     func(timedOut bool) // s.resume, bound once
 
 	// For operators, read by other goroutines.
-	mu        sync.Mutex
-	shownDB   string
-	shownUser string
-	activity  atomic.Value // string: stateIdle or stateActive
-	shownPin  atomic.Uint32
-	started   time.Time
+	mu           sync.Mutex
+	shownDB      string
+	shownUser    string
+	shownBackend string
+	activity     atomic.Value // string: stateIdle or stateActive
+	shownPin     atomic.Uint32
+	started      time.Time
 }
 
 func newSession(ctx context.Context, r *Router, c *frontend.Client, pool *backend.Pool) *Session {
 	s := &Session{
 		ctx: ctx,
 		r:   r, c: c, pool: pool,
-		key:       backend.Key{User: c.User, Flags: c.RawCaps & backend.ConnectFlags},
-		db:        c.DB,
-		multiStmt: c.RawCaps&wire.ClientMultiStatements != 0,
-		state:     r.states.intern(initialState(c.Collation)),
-		shownDB:   c.DB,
-		shownUser: c.User,
-		started:   time.Now(),
+		key:          backend.Key{User: c.User, Flags: c.RawCaps & backend.ConnectFlags},
+		db:           c.DB,
+		multiStmt:    c.RawCaps&wire.ClientMultiStatements != 0,
+		state:        r.states.intern(initialState(c.Collation)),
+		shownDB:      c.DB,
+		shownUser:    c.User,
+		shownBackend: pool.Addr(),
+		started:      time.Now(),
 	}
 	s.relay.cl = c
 	s.relay.strip = c.Caps&wire.ClientSessionTrack == 0
@@ -106,11 +108,11 @@ type ClientInfo struct {
 
 func (s *Session) info() ClientInfo {
 	s.mu.Lock()
-	db, user := s.shownDB, s.shownUser
+	db, user, backendAddr := s.shownDB, s.shownUser, s.shownBackend
 	s.mu.Unlock()
 	return ClientInfo{ID: s.c.ID, User: user, Address: s.c.Addr, Database: db,
 		State: s.activity.Load().(string), PinnedReason: PinReason(s.shownPin.Load()).String(),
-		Backend: s.pool.Addr(), Since: s.started}
+		Backend: backendAddr, Since: s.started}
 }
 
 // wake makes an idle session notice a drain at once.
