@@ -31,6 +31,10 @@ type ProxyConfig struct {
 	// MaxAllowedPacket bounds one client command (and the long data of its prepared
 	// statements), like the server's max_allowed_packet; larger ones get ERROR 1153.
 	MaxAllowedPacket int `toml:"max_allowed_packet"`
+	// TLSCert and TLSKey (PEM files) let clients switch to TLS; both or neither. Clients that
+	// do not ask for TLS still connect in plain text.
+	TLSCert string `toml:"tls_cert"`
+	TLSKey  string `toml:"tls_key"`
 }
 
 // PoolConfig is the [pool] table: limits shared by every backend's pool.

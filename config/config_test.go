@@ -383,3 +383,16 @@ func equal[T comparable](a, b []T) bool {
 	}
 	return true
 }
+
+func TestTLSKeysGoTogether(t *testing.T) {
+	base := "[[backends]]\naddress = \"127.0.0.1:3306\"\n[[users]]\nname = \"app\"\n"
+	for _, body := range []string{
+		"[proxy]\ntls_cert = \"/nonexistent/cert.pem\"\n" + base,
+		"[proxy]\ntls_cert = \"/nonexistent/cert.pem\"\ntls_key = \"/nonexistent/key.pem\"\n" + base,
+	} {
+		_, err := Parse([]byte(body))
+		if err == nil || !strings.Contains(err.Error(), "proxy.tls_cert") {
+			t.Errorf("%q: got %v, want an error naming proxy.tls_cert", body, err)
+		}
+	}
+}

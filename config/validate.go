@@ -1,6 +1,7 @@
 package config
 
 import (
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -22,6 +23,14 @@ func (c *Config) problems() []error {
 	p.positive("proxy.handshake_timeout", c.Proxy.HandshakeTimeout)
 	p.positive("proxy.shutdown_timeout", c.Proxy.ShutdownTimeout)
 	p.atLeast("proxy.max_allowed_packet", c.Proxy.MaxAllowedPacket, 1024)
+	switch {
+	case (c.Proxy.TLSCert == "") != (c.Proxy.TLSKey == ""):
+		p.add("proxy.tls_cert", "tls_cert and tls_key go together")
+	case c.Proxy.TLSCert != "":
+		if _, err := tls.LoadX509KeyPair(c.Proxy.TLSCert, c.Proxy.TLSKey); err != nil {
+			p.add("proxy.tls_cert", "%v", err)
+		}
+	}
 
 	p.atLeast("pool.max_connections", c.Pool.MaxConnections, 1)
 	p.positive("pool.acquire_timeout", c.Pool.AcquireTimeout)

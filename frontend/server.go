@@ -5,6 +5,7 @@ package frontend
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"log/slog"
 	"net"
@@ -84,6 +85,9 @@ type Config struct {
 	ServerVersion    string
 	MaxClients       int
 	HandshakeTimeout time.Duration
+	// TLS, if set, is offered to clients (who may also stay in plain text). TLS clients are
+	// not parked: their idle cost includes a goroutine and the TLS buffers.
+	TLS *tls.Config
 }
 
 // Server accepts clients, logs them in and hands them to the Handler.
@@ -140,7 +144,7 @@ func NewServer(cfg Config, users *Users, h Handler, log *slog.Logger) (*Server, 
 	// Collation 45 (utf8mb4_general_ci): go-mysql's default 255 does not exist on MariaDB.
 	// Every login is mysql_native_password (clients that start with another plugin are switched
 	// to it), so no RSA key is needed.
-	srv := server.NewServer(cfg.ServerVersion, 45, mysql.AUTH_NATIVE_PASSWORD, nil, nil)
+	srv := server.NewServer(cfg.ServerVersion, 45, mysql.AUTH_NATIVE_PASSWORD, nil, cfg.TLS)
 	s := &Server{srv: srv, users: users, handler: h, log: log,
 		bufs: wire.NewBufferPool(readBufferSize, writeBufferSize), logins: make(chan struct{}, maxConcurrentLogins)}
 	s.SetLimits(cfg.MaxClients, cfg.HandshakeTimeout)

@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -62,10 +63,20 @@ func Start(cfg *config.Config, log *slog.Logger) (*Instance, error) {
 	}
 	cancel()
 
+	var tlsConf *tls.Config
+	if cfg.Proxy.TLSCert != "" {
+		cert, err := tls.LoadX509KeyPair(cfg.Proxy.TLSCert, cfg.Proxy.TLSKey)
+		if err != nil {
+			in.closePools()
+			return nil, fmt.Errorf("proxy.tls_cert: %w", err)
+		}
+		tlsConf = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	}
 	front, err := frontend.NewServer(frontend.Config{
 		ServerVersion:    version,
 		MaxClients:       cfg.Proxy.MaxClientConnections,
 		HandshakeTimeout: cfg.Proxy.HandshakeTimeout.Duration,
+		TLS:              tlsConf,
 	}, in.users, in.router, log)
 	if err != nil {
 		in.closePools()
