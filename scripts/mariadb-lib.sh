@@ -56,7 +56,9 @@ start_mariadb() { # start_mariadb PORT [mariadbd flags...]
 		--innodb-buffer-pool-size=64M --innodb-log-file-size=16M --skip-log-bin
 	)
 	say "initialising a throwaway MariaDB in $RUN_DIR"
-	if ! "$INSTALL_DB" --no-defaults "${common[@]}" --auth-root-authentication-method=normal --skip-test-db \
+	# --tmpdir: a server starting up deletes the #sql temporary files in its tmpdir, also those
+	# of another server bootstrapping there.
+	if ! "$INSTALL_DB" --no-defaults "${common[@]}" --tmpdir="$RUN_DIR" --auth-root-authentication-method=normal --skip-test-db \
 		>"$RUN_DIR/install.log" 2>&1; then
 		tail -n 30 "$RUN_DIR/install.log" >&2
 		die "mariadb-install-db failed"

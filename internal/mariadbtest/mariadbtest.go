@@ -454,6 +454,9 @@ func (s *Server) installDB(installDB string) error {
 	args = append(args,
 		"--auth-root-authentication-method=normal",
 		"--skip-test-db",
+		// Its own temporary directory: a server starting up deletes the #sql temporary files
+		// it finds in its tmpdir, including those of another server bootstrapping there.
+		"--tmpdir="+s.dir,
 	)
 	ctx, cancel := context.WithTimeout(context.Background(), startTimeout)
 	defer cancel()
