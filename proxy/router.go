@@ -39,9 +39,10 @@ type Router struct {
 	draining atomic.Bool
 
 	// gate is nil while running; while paused (PAUSE), a channel closed by Resume. Sessions that
-	// need a backend connection wait on it.
+	// need a backend connection wait on it. Read on every borrow, so without a lock; gateMu
+	// orders Pause and Resume.
 	gateMu sync.Mutex
-	gate   chan struct{}
+	gate   atomic.Pointer[chan struct{}]
 
 	parsers parsers
 	states  stateTable
@@ -224,8 +225,9 @@ func initDB(c *backend.Conn, db string) error {
 func (r *Router) Pause() {
 	r.gateMu.Lock()
 	defer r.gateMu.Unlock()
-	if r.gate == nil {
-		r.gate = make(chan struct{})
+	if r.gate.Load() == nil {
+		g := make(chan struct{})
+		r.gate.Store(&g)
 	}
 }
 
@@ -233,26 +235,18 @@ func (r *Router) Pause() {
 func (r *Router) Resume() {
 	r.gateMu.Lock()
 	defer r.gateMu.Unlock()
-	if r.gate != nil {
-		close(r.gate)
-		r.gate = nil
+	if g := r.gate.Swap(nil); g != nil {
+		close(*g)
 	}
 }
 
 // Paused reports whether Pause is in effect.
-func (r *Router) Paused() bool {
-	r.gateMu.Lock()
-	defer r.gateMu.Unlock()
-	return r.gate != nil
-}
+func (r *Router) Paused() bool { return r.gate.Load() != nil }
 
 // waitGate blocks while paused.
 func (r *Router) waitGate() {
-	r.gateMu.Lock()
-	g := r.gate
-	r.gateMu.Unlock()
-	if g != nil {
-		<-g
+	if g := r.gate.Load(); g != nil {
+		<-*g
 	}
 }
 
