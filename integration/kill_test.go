@@ -8,6 +8,7 @@ import (
 
 	"github.com/mysqlmux/mysqlmux/internal/mariadbtest"
 	"github.com/mysqlmux/mysqlmux/internal/proxytest"
+	"github.com/mysqlmux/mysqlmux/proxy"
 )
 
 // KILL names the proxy's connection ids: KILL QUERY stops that client's statement (not whatever
@@ -18,13 +19,6 @@ func TestKillByProxyConnectionID(t *testing.T) {
 	p := proxyClient(t, in, "test")
 	a, b, bystander := holdConn(t, p), holdConn(t, p), holdConn(t, p)
 	mustWork(t, "a", a)
-	ids := func() map[uint32]string {
-		m := map[uint32]string{}
-		for _, s := range in.Router().Sessions() {
-			m[s.ID] = s.State
-		}
-		return m
-	}
 
 	done := make(chan time.Duration, 1)
 	go func() {
@@ -33,17 +27,15 @@ func TestKillByProxyConnectionID(t *testing.T) {
 		_ = a.QueryRowContext(context.Background(), "SELECT SLEEP(10)").Scan(&v)
 		done <- time.Since(start)
 	}()
-	var aID uint32
+	aID := activeSession(t, in)
+	// Kill it once it runs on a server thread (TestKillQueryBeforeTheStatementRuns covers the
+	// time before).
+	direct := directClient(t, "test")
 	if !waitUntil(func() bool {
-		for id, st := range ids() {
-			if st == "active" {
-				aID = id
-				return true
-			}
-		}
-		return false
+		n, err := queryInt(direct, "SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE INFO = 'SELECT SLEEP(10)'")
+		return err == nil && n == 1
 	}) {
-		t.Fatal("client A's statement never showed as active")
+		t.Fatal("client A's statement never showed on the server")
 	}
 	mustExec(t, b, fmt.Sprintf("KILL QUERY %d", aID))
 	select {
@@ -66,4 +58,60 @@ func TestKillByProxyConnectionID(t *testing.T) {
 		t.Fatal("client A still works after KILL CONNECTION")
 	}
 	mustWork(t, "the bystander after KILL CONNECTION", bystander)
+}
+
+// A KILL QUERY for a client whose statement waits for a connection (or is being prepared to
+// run) refuses that statement with 1317 when it gets one, instead of being lost on a server
+// thread that is not running it yet; the killer needs no connection for that.
+func TestKillQueryBeforeTheStatementRuns(t *testing.T) {
+	mariadbtest.Need(t, db)
+	cfg := proxytest.Config(db, 1)
+	cfg.Pool.AcquireTimeout.Duration = 20 * time.Second
+	in := proxytest.Start(t, cfg)
+	p := proxyClient(t, in, "test")
+	holder, a, killer := holdConn(t, p), holdConn(t, p), holdConn(t, p)
+	mustExec(t, holder, "CREATE TABLE IF NOT EXISTS kill_pending (v INT)")
+	mustExec(t, holder, "DELETE FROM kill_pending")
+	mustExec(t, holder, "BEGIN")
+	mustExec(t, holder, "INSERT INTO kill_pending VALUES (1)") // holds the only connection
+
+	done := make(chan error, 1)
+	go func() {
+		_, err := a.ExecContext(context.Background(), "INSERT INTO kill_pending VALUES (2)")
+		done <- err
+	}()
+	aID := activeSession(t, in)
+	mustExec(t, killer, fmt.Sprintf("KILL QUERY %d", aID)) // would wait 20 s if it needed a connection
+	mustExec(t, holder, "COMMIT")
+	select {
+	case err := <-done:
+		wantServerError(t, "the statement killed while it waited", err, 1317, "70100")
+	case <-time.After(10 * time.Second):
+		t.Fatal("client A's statement never ended")
+	}
+	if n := mustInt(t, holder, "SELECT COUNT(*) FROM kill_pending WHERE v = 2"); n != 0 {
+		t.Fatal("the killed INSERT ran")
+	}
+	mustExec(t, a, "INSERT INTO kill_pending VALUES (3)") // the kill does not outlive its statement
+	if n := mustInt(t, holder, "SELECT COUNT(*) FROM kill_pending"); n != 2 {
+		t.Fatalf("kill_pending has %d rows, want 2", n)
+	}
+}
+
+// activeSession waits for the one session of in that runs a command and returns its id.
+func activeSession(t *testing.T, in *proxy.Instance) uint32 {
+	t.Helper()
+	var id uint32
+	if !waitUntil(func() bool {
+		for _, s := range in.Router().Sessions() {
+			if s.State == "active" {
+				id = s.ID
+				return true
+			}
+		}
+		return false
+	}) {
+		t.Fatal("client A's statement never showed as active")
+	}
+	return id
 }

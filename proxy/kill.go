@@ -1,10 +1,12 @@
 package proxy
 
 import (
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
 
+	"github.com/mysqlmux/mysqlmux/backend"
 	"github.com/mysqlmux/mysqlmux/internal/wire"
 )
 
@@ -70,6 +72,9 @@ func (s *Session) kill(query bool, id uint64) error {
 	if target == s {
 		return s.writeOK(1) // nothing of its own runs while it sends this
 	}
+	if target.pendKill() {
+		return s.writeOK(1)
+	}
 	// Borrow first: holding the target's killMu while waiting for a connection could wait on
 	// the target itself, which cannot give its connection back meanwhile.
 	be, err := s.acquire(false, false)
@@ -80,9 +85,52 @@ func (s *Session) kill(query bool, id uint64) error {
 	target.killMu.Lock()
 	defer target.killMu.Unlock()
 	victim := target.held.Load()
-	if victim == nil {
+	if !target.running || victim == nil {
+		// The statement ended while this session waited for a connection.
+		target.killPending = target.activity.Load() == stateActive
 		s.releaseIfFree()
 		return s.writeOK(1)
 	}
-	return s.run1(be, append([]byte{byte(wire.ComQuery)}, "KILL QUERY "+strconv.FormatUint(uint64(victim.ThreadID), 10)...), shapeSimple, nil)
+	// A round trip on this session's connection, not run1: a KILL cannot itself be killed, and
+	// run1 would take this session's killMu under the target's (two sessions killing each other
+	// would deadlock).
+	err = be.Roundtrip(append([]byte{byte(wire.ComQuery)}, "KILL QUERY "+strconv.FormatUint(uint64(victim.ThreadID), 10)...))
+	var we *wire.Error
+	if err != nil && !errors.As(err, &we) {
+		return s.lost(err)
+	}
+	s.releaseIfFree()
+	if we != nil {
+		s.c.Seq = 1
+		return s.c.WriteError(we)
+	}
+	return s.writeOK(1)
+}
+
+// pendKill marks a KILL QUERY for the statement the session has under way but not yet sent
+// (or refused: no command at all, as on a server, is a no-op). It reports false while the
+// statement runs on a server thread, which the caller must kill there.
+func (s *Session) pendKill() bool {
+	s.killMu.Lock()
+	defer s.killMu.Unlock()
+	if s.running {
+		return false
+	}
+	s.killPending = s.activity.Load() == stateActive
+	return true
+}
+
+// interrupted answers a statement killed before it was sent, as the server answers a killed
+// one. Long data buffered for a COM_STMT_EXECUTE is cleared on the server with COM_STMT_RESET,
+// so it cannot reach a later execution.
+func (s *Session) interrupted(be *backend.Conn, pkt []byte) error {
+	if wire.Command(pkt[0]) == wire.ComStmtExecute && len(pkt) >= 5 {
+		err := be.Roundtrip([]byte{byte(wire.ComStmtReset), pkt[1], pkt[2], pkt[3], pkt[4]})
+		if err != nil && !errors.As(err, new(*wire.Error)) {
+			return s.lost(err)
+		}
+	}
+	s.releaseIfFree()
+	s.c.Seq = 1
+	return s.c.WriteError(&wire.Error{Code: 1317, SQLState: "70100", Message: "Query execution was interrupted"})
 }

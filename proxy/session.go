@@ -36,7 +36,12 @@ type Session struct {
 	// while pinned. Only the session goroutine touches it; held mirrors it for abort().
 	be     *backend.Conn
 	held   atomic.Pointer[backend.Conn]
-	killMu sync.Mutex // see unhold
+	killMu sync.Mutex // see unhold; guards running and killPending
+	// running: the client's statement has been sent on be and its answer is not all read, so a
+	// KILL QUERY goes to be's server thread. killPending: a KILL QUERY came while the command
+	// was under way but its statement not sent (waiting for a connection, replaying state): the
+	// statement is refused instead of run, as the killed statement would have been.
+	running, killPending bool
 
 	// The client's session state as a direct connection would have it. Authoritative: it is
 	// replayed onto whatever connection the session borrows.
@@ -260,6 +265,9 @@ func (s *Session) command(pkt []byte) error {
 	s.activity.Store(stateActive)
 	s.r.stats.Commands.Add(1)
 	err := s.dispatch(pkt)
+	s.killMu.Lock()
+	s.killPending = false // a KILL QUERY that came too late for this command's statement
+	s.killMu.Unlock()
 	s.activity.Store(stateIdle)
 	s.shownPin.Store(uint32(s.pins))
 	return err
@@ -357,13 +365,26 @@ func (s *Session) run1(be *backend.Conn, pkt []byte, shape respShape, pl *plan) 
 	if cmd == wire.ComInitDB || cmd == wire.ComSetOption {
 		arg = string(pkt[1:])
 	}
+	// The statement is sent under killMu, so a KILL QUERY either comes before (and refuses it)
+	// or after it is on its way to the server thread (and kills it there).
+	s.killMu.Lock()
+	if s.killPending {
+		s.killPending = false
+		s.killMu.Unlock()
+		return s.interrupted(be, pkt)
+	}
 	err := be.Command(pkt)
 	if err == nil {
 		err = be.Flush()
 	}
+	s.running = err == nil
+	s.killMu.Unlock()
 	if err == nil {
 		s.relay.be = be
 		err = s.relay.run(shape)
+		s.killMu.Lock()
+		s.running = false
+		s.killMu.Unlock()
 	}
 	if err != nil {
 		return s.lost(err)
