@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"strings"
 	"syscall"
 	"time"
 
@@ -144,7 +145,7 @@ func (d *Dialer) Dial(ctx context.Context, key Key, db string) (*Conn, error) {
 		c.SetAttributes(map[string]string{"program_name": "mysqlmux", "_client_host": host})
 		return c.SetCollation("utf8mb4_general_ci")
 	}
-	cc, err := client.ConnectWithDialer(ctx, "tcp", d.Addr, key.User, pw, db, dial, configure)
+	cc, err := client.ConnectWithDialer(ctx, Network(d.Addr), d.Addr, key.User, pw, db, dial, configure)
 	if err != nil {
 		return nil, fmt.Errorf("backend %s: %w", d.Addr, err)
 	}
@@ -334,6 +335,15 @@ func (c *Conn) QueryValue(query string) (value string, null bool, err error) {
 	return value, null, nil
 }
 
+// Network is how a backend address is dialled: an absolute path names a Unix socket (a server
+// on the same host: no TCP stack on either side of the leg), anything else is host:port.
+func Network(addr string) string {
+	if strings.HasPrefix(addr, "/") {
+		return "unix"
+	}
+	return "tcp"
+}
+
 // Quit sends COM_QUIT and closes the connection.
 func (c *Conn) Quit() {
 	if c.Command([]byte{byte(wire.ComQuit)}) == nil {
@@ -347,7 +357,7 @@ func (c *Conn) Quit() {
 // so the proxy can announce the same version to its clients.
 func ProbeVersion(ctx context.Context, addr string) (string, error) {
 	var nd net.Dialer
-	nc, err := nd.DialContext(ctx, "tcp", addr)
+	nc, err := nd.DialContext(ctx, Network(addr), addr)
 	if err != nil {
 		return "", err
 	}

@@ -57,7 +57,7 @@ type PoolConfig struct {
 
 // BackendConfig is one [[backends]] entry: a MySQL server behind the proxy.
 type BackendConfig struct {
-	// Address is the server's host:port.
+	// Address is the server's host:port, or the absolute path of its Unix socket.
 	Address string `toml:"address"`
 	// MaxConnections overrides PoolConfig.MaxConnections for this server;
 	// 0 means inherit. Parse rejects an explicit 0 in the file, so 0 here

@@ -103,6 +103,8 @@ max_connections = 3
 address = "db2:3306"
 [[backends]]
 address = "[::1]:3306"
+[[backends]]
+address = "/run/mysqld/mysqld.sock"
 [[users]]
 name = "a"
 [[users]]
@@ -116,7 +118,7 @@ password = ""
 	for _, b := range c.Backends {
 		caps = append(caps, b.Cap(c.Pool))
 	}
-	if want := []int{3, 7, 7}; !equal(caps, want) {
+	if want := []int{3, 7, 7, 7}; !equal(caps, want) {
 		t.Errorf("caps = %v, want %v", caps, want)
 	}
 	if len(c.Users) != 2 {
@@ -164,6 +166,8 @@ func TestParseErrors(t *testing.T) {
 		{"address bad port", "[[backends]]\naddress = \"db:mysql\"", "backends[1].address", 0, "not a number"},
 		{"address port 0", "[[backends]]\naddress = \"db:0\"", "backends[1].address", 0, "not a number from 1 to 65535"},
 		{"address port too big", "[[backends]]\naddress = \"db:70000\"", "backends[1].address", 0, "not a number"},
+		{"relative socket path", "[[backends]]\naddress = \"mysqld.sock\"", "backends[1].address", 0, "not host:port (nor the absolute path of a Unix socket)"},
+		{"duplicate socket", "[[backends]]\naddress = \"/run/mysqld.sock\"\n[[backends]]\naddress = \"/run//mysqld.sock\"", "backends[2].address", 0, "duplicate of backends[1]"},
 		{"address without host", "[[backends]]\naddress = \":3306\"", "backends[1].address", 0, "missing host"},
 		{"user without name", "[[users]]\npassword = \"x\"", "users[1].name", 0, "required"},
 		{"empty listen", "[proxy]\nlisten = \"\"", "proxy.listen", 0, "required"},

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"path/filepath"
 	"strconv"
 	"strings"
 )
@@ -88,13 +89,17 @@ func (p *problems) backends(bs []BackendConfig) {
 			p.add(key+".address", "required")
 			continue
 		}
-		host, norm, err := hostPort(b.Address, 1)
-		if err == nil && host == "" {
-			err = errors.New("missing host")
-		}
-		if err != nil {
-			p.add(key+".address", "%q is not host:port: %v", b.Address, err)
-			continue
+		norm := filepath.Clean(b.Address)
+		if !filepath.IsAbs(b.Address) { // an absolute path is a Unix socket
+			host, hp, err := hostPort(b.Address, 1)
+			if err == nil && host == "" {
+				err = errors.New("missing host")
+			}
+			if err != nil {
+				p.add(key+".address", "%q is not host:port (nor the absolute path of a Unix socket): %v", b.Address, err)
+				continue
+			}
+			norm = hp
 		}
 		// Two entries for one server would each get the full cap, silently
 		// doubling it. Names are compared as written (lower-cased): we do
