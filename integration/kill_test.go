@@ -30,13 +30,7 @@ func TestKillByProxyConnectionID(t *testing.T) {
 	aID := activeSession(t, in)
 	// Kill it once it runs on a server thread (TestKillQueryBeforeTheStatementRuns covers the
 	// time before).
-	direct := directClient(t, "test")
-	if !waitUntil(func() bool {
-		n, err := queryInt(direct, "SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE INFO = 'SELECT SLEEP(10)'")
-		return err == nil && n == 1
-	}) {
-		t.Fatal("client A's statement never showed on the server")
-	}
+	waitOnServer(t, "SELECT SLEEP(10)")
 	mustExec(t, b, fmt.Sprintf("KILL QUERY %d", aID))
 	select {
 	case d := <-done:
@@ -114,4 +108,16 @@ func activeSession(t *testing.T, in *proxy.Instance) uint32 {
 		t.Fatal("client A's statement never showed as active")
 	}
 	return id
+}
+
+// waitOnServer waits until a server thread runs the statement q.
+func waitOnServer(t *testing.T, q string) {
+	t.Helper()
+	direct := directClient(t, "test")
+	if !waitUntil(func() bool {
+		n, err := queryInt(direct, "SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE INFO = ?", q)
+		return err == nil && n == 1
+	}) {
+		t.Fatalf("%q never showed on the server", q)
+	}
 }

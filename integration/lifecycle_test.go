@@ -40,7 +40,7 @@ func TestShutdownFinishesStatementsAndRollsBack(t *testing.T) {
 		var v int
 		slept <- busy.QueryRowContext(context.Background(), "SELECT SLEEP(1)").Scan(&v)
 	}()
-	time.Sleep(200 * time.Millisecond) // the SLEEP is running
+	waitOnServer(t, "SELECT SLEEP(1)")
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	start := time.Now()

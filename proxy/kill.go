@@ -107,9 +107,9 @@ func (s *Session) kill(query bool, id uint64) error {
 	return s.writeOK(1)
 }
 
-// pendKill marks a KILL QUERY for the statement the session has under way but not yet sent
-// (or refused: no command at all, as on a server, is a no-op). It reports false while the
-// statement runs on a server thread, which the caller must kill there.
+// pendKill marks a KILL QUERY for the command the session has under way whose statement is not
+// sent yet; for an idle session it does nothing, as a server does. It reports false while the
+// statement runs on a server thread: the caller must kill it there.
 func (s *Session) pendKill() bool {
 	s.killMu.Lock()
 	defer s.killMu.Unlock()
