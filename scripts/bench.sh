@@ -18,12 +18,14 @@ source scripts/mariadb-lib.sh
 
 db_pid=
 proxy_pid=
+proxy2_pid=
 trap_cleanup_temp_run
 
 bash scripts/install-mariadb.sh
 command -v sysbench >/dev/null || die "sysbench is needed (apt-get install sysbench)"
 DB_PORT=$(free_port)
 PROXY_PORT=$(free_port)
+PROXY2_PORT=$(free_port)
 start_mariadb "$DB_PORT" --max-connections=151 --innodb-buffer-pool-size=256M
 
 go build -o "$RUN_DIR/mysqlmux" ./cmd/mysqlmux
@@ -42,7 +44,12 @@ password = "secret"
 TOML
 "$RUN_DIR/mysqlmux" -config "$RUN_DIR/mysqlmux.toml" -log-level warn </dev/null &
 proxy_pid=$!
-for ((i = 0; i < 100; i++)); do port_in_use "$PROXY_PORT" && break; sleep 0.1; done
+# A second proxy reaching the same server over its Unix socket.
+sed -e "s|127.0.0.1:$PROXY_PORT|127.0.0.1:$PROXY2_PORT|" -e "s|127.0.0.1:$DB_PORT|$SOCKET|" \
+	"$RUN_DIR/mysqlmux.toml" >"$RUN_DIR/mysqlmux-unix.toml"
+"$RUN_DIR/mysqlmux" -config "$RUN_DIR/mysqlmux-unix.toml" -log-level warn </dev/null &
+proxy2_pid=$!
+for ((i = 0; i < 100; i++)); do port_in_use "$PROXY_PORT" && port_in_use "$PROXY2_PORT" && break; sleep 0.1; done
 
 cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
 sb() { # sb PORT TEST THREADS [extra]: prints "qps cpu_us_per_query(target) p95_ms"
@@ -89,3 +96,9 @@ echo
 echo "== connect-churn (16 clients), then 10000 idle clients (RSS per connection of the proxy)"
 bench -addr "127.0.0.1:$PROXY_PORT" -target-pid "$proxy_pid" -workload connect-churn -clients 16 -duration "${TIME}s"
 bench -addr "127.0.0.1:$PROXY_PORT" -target-pid "$proxy_pid" -workload idle -clients 10000 -duration "${TIME}s"
+echo
+echo "== backend leg over TCP (proxy 1) and over the Unix socket (proxy 2), point-select"
+for c in 1 16; do
+	bench -compare "127.0.0.1:$DB_PORT,127.0.0.1:$PROXY_PORT,127.0.0.1:$PROXY2_PORT" \
+		-target-pid "$db_pid,$proxy_pid,$proxy2_pid" -workload point-select -clients "$c" -duration "${TIME}s" -rounds 3
+done
