@@ -2,7 +2,10 @@ package frontend
 
 import (
 	"bytes"
+	"encoding/binary"
+	"math"
 	"net"
+	"slices"
 	"testing"
 	"time"
 
@@ -107,10 +110,11 @@ func TestParkRefusesBufferedAndResumesOnClose(t *testing.T) {
 	}
 }
 
-// The initial handshake go-mysql writes gets the extra capability flags.
-func TestLimitConnAddsCapabilities(t *testing.T) {
+// The initial handshake go-mysql writes gets the extra capability flags and the proxy's
+// connection id.
+func TestLimitConnPatchesHandshake(t *testing.T) {
 	a, b := loopback.Pair(t)
-	lc := &limitConn{Conn: a, left: 1 << 20, addCaps: extraCaps}
+	lc := &limitConn{Conn: a, left: 1 << 20, addCaps: extraCaps, id: ClientIDBase + 0x010203}
 	// protocol 10, "5.5.5-x\0", conn id, 8 bytes scramble, filler, caps low, collation,
 	// status, caps high, rest.
 	payload := append([]byte{10}, "5.5.5-x\x00"...)
@@ -129,8 +133,12 @@ func TestLimitConnAddsCapabilities(t *testing.T) {
 	if caps&extraCaps != extraCaps || caps&wire.ClientProtocol41 == 0 || caps&wire.ClientPluginAuth == 0 {
 		t.Fatalf("capabilities after the patch: %v", caps)
 	}
-	if !bytes.Equal(got[:lo], pkt[:lo]) || !bytes.Equal(got[lo+7:], pkt[lo+7:]) {
-		t.Fatal("bytes other than the capabilities changed")
+	idAt := 4 + 1 + len("5.5.5-x\x00")
+	if id := binary.LittleEndian.Uint32(got[idAt:]); id != lc.id {
+		t.Fatalf("connection id after the patch: %d, want %d", id, lc.id)
+	}
+	if !bytes.Equal(got[:idAt], pkt[:idAt]) || !bytes.Equal(got[idAt+4:lo], pkt[idAt+4:lo]) || !bytes.Equal(got[lo+7:], pkt[lo+7:]) {
+		t.Fatal("bytes other than the id and the capabilities changed")
 	}
 	// Later writes pass unchanged.
 	if _, err := lc.Write(pkt); err != nil {
@@ -167,4 +175,16 @@ func FuzzParseChangeUser(f *testing.F) {
 		}
 		_, _ = parseChangeUser(p, wire.Capability(caps))
 	})
+}
+
+func TestClientIDsStayAboveServerThreadIDs(t *testing.T) {
+	var s Server
+	if id := s.newID(); id != ClientIDBase+1 {
+		t.Fatalf("first id %d, want %d", id, ClientIDBase+1)
+	}
+	s.nextID.Store(math.MaxInt32 - 2)
+	got := []uint32{s.newID(), s.newID(), s.newID()}
+	if want := []uint32{math.MaxInt32 - 1, ClientIDBase + 1, ClientIDBase + 2}; !slices.Equal(got, want) {
+		t.Fatalf("ids around the wrap: %v, want %v", got, want)
+	}
 }

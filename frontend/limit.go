@@ -14,26 +14,31 @@ var errHandshakeTooLarge = errors.New("frontend: handshake exceeds the byte limi
 
 // limitConn bounds the bytes read before login completes; lift removes the bound. It also adds
 // capability flags to the initial handshake go-mysql writes (its server cannot offer
-// MULTI_STATEMENTS or FOUND_ROWS, and clients such as go-sql-driver only use what is offered).
+// MULTI_STATEMENTS or FOUND_ROWS, and clients such as go-sql-driver only use what is offered),
+// and puts the proxy's connection id in it (go-mysql numbers connections from 10001, where
+// server thread ids are too).
 type limitConn struct {
 	net.Conn
 	left    int64
 	lifted  atomic.Bool
 	addCaps wire.Capability
+	id      uint32
 	wrote   bool
 }
 
-// Write patches the capability flags of the first packet, the initial handshake (v10): protocol
-// version, version string NUL, connection id (4), scramble part 1 (8), filler (1), capabilities
-// low 16 bits, collation (1), status (2), capabilities high 16 bits.
+// Write patches the connection id and the capability flags of the first packet, the initial
+// handshake (v10): protocol version, version string NUL, connection id (4), scramble part 1 (8),
+// filler (1), capabilities low 16 bits, collation (1), status (2), capabilities high 16 bits.
 func (c *limitConn) Write(p []byte) (int, error) {
 	if !c.wrote {
 		c.wrote = true
 		if i := bytes.IndexByte(p[min(len(p), wire.HeaderSize+1):], 0); len(p) > wire.HeaderSize && p[wire.HeaderSize] == 10 && i >= 0 {
-			lo := wire.HeaderSize + 1 + i + 1 + 4 + 8 + 1
+			idAt := wire.HeaderSize + 1 + i + 1
+			lo := idAt + 4 + 8 + 1
 			hi := lo + 2 + 1 + 2
 			if hi+2 <= len(p) {
 				b := append([]byte(nil), p...)
+				putLE32(b[idAt:], c.id)
 				caps := uint32(b[lo]) | uint32(b[lo+1])<<8 | uint32(b[hi])<<16 | uint32(b[hi+1])<<24
 				caps |= uint32(c.addCaps)
 				b[lo], b[lo+1], b[hi], b[hi+1] = byte(caps), byte(caps>>8), byte(caps>>16), byte(caps>>24)
@@ -60,3 +65,7 @@ func (c *limitConn) Read(p []byte) (int, error) {
 }
 
 func (c *limitConn) lift() { c.lifted.Store(true) }
+
+func putLE32(b []byte, v uint32) {
+	b[0], b[1], b[2], b[3] = byte(v), byte(v>>8), byte(v>>16), byte(v>>24)
+}

@@ -8,6 +8,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"log/slog"
+	"math"
 	"net"
 	"runtime/debug"
 	"sync"
@@ -100,6 +101,7 @@ type Server struct {
 	handler Handler
 	log     *slog.Logger
 
+	nextID           atomic.Uint32 // see newID
 	maxClients       atomic.Int64
 	handshakeTimeout atomic.Int64
 	clients          atomic.Int64
@@ -263,9 +265,27 @@ func (s *Server) serveConn(ctx context.Context, nc net.Conn) {
 	s.handler.Serve(ctx, c)
 }
 
+// ClientIDBase is where the connection ids the proxy gives its clients start. Server thread ids,
+// which SHOW PROCESSLIST and CONNECTION_ID() show through the proxy, stay far below it (a server
+// would need a billion connections to get there), so a KILL's id tells which of the two it
+// names. Ids stay below 2^31 for clients that keep them in a signed 32-bit integer.
+const ClientIDBase = 1 << 30
+
+// newID returns the next client connection id: ClientIDBase+1, +2, ..., wrapping back to
+// ClientIDBase+1 before 2^31.
+func (s *Server) newID() uint32 {
+	for {
+		id := s.nextID.Add(1)
+		if id > ClientIDBase && id < math.MaxInt32 {
+			return id
+		}
+		s.nextID.CompareAndSwap(id, ClientIDBase)
+	}
+}
+
 // login runs the handshake with a deadline and a byte bound.
 func (s *Server) login(nc net.Conn) (*Client, error) {
-	lc := &limitConn{Conn: nc, left: handshakeByteLimit, addCaps: extraCaps}
+	lc := &limitConn{Conn: nc, left: handshakeByteLimit, addCaps: extraCaps, id: s.newID()}
 	_ = nc.SetDeadline(time.Now().Add(time.Duration(s.handshakeTimeout.Load())))
 	dbh := &dbHandler{}
 	auth := &authHandler{users: s.users, onSuccess: func(sc *server.Conn) error {
@@ -305,7 +325,7 @@ func (s *Server) login(nc net.Conn) (*Client, error) {
 		fd:         fd,
 		parker:     s.parker,
 		Conn:       wire.NewPooledConn(raw, s.bufs),
-		ID:         sc.ConnectionID(),
+		ID:         lc.id,
 		User:       sc.GetUser(),
 		DB:         dbh.db,
 		Caps:       rawCaps & (wire.Capability(s.srv.Capability()) | extraCaps),

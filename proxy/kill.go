@@ -7,14 +7,16 @@ import (
 	"strings"
 
 	"github.com/mysqlmux/mysqlmux/backend"
+	"github.com/mysqlmux/mysqlmux/frontend"
 	"github.com/mysqlmux/mysqlmux/internal/wire"
 )
 
-// KILL names connection ids. The ids clients know are the proxy's (the handshake announced
-// them), and the server's threads are shared by everyone, so KILL is answered by the proxy: KILL
-// CONNECTION n closes client n; KILL QUERY n kills the statement client n is running, on the
-// server thread that runs it at that moment. Forwarding it would kill whatever client happens to
-// be using that server thread.
+// KILL names connection ids, of two kinds. The ids clients get in the handshake are the proxy's
+// (from frontend.ClientIDBase up): KILL CONNECTION n closes client n; KILL QUERY n kills the
+// statement client n is running, on the server thread that runs it at that moment (forwarding it
+// would kill whatever client happens to be using that server thread). Lower ids are server
+// thread ids, as SHOW PROCESSLIST and CONNECTION_ID() show them through the proxy: that KILL goes
+// to the server, as on a direct connection.
 
 // parseKill reads KILL [HARD|SOFT] [CONNECTION|QUERY] n; ok is false for the forms the proxy
 // does not map (KILL QUERY ID, KILL USER).
@@ -57,6 +59,9 @@ func (s *Session) killStatement(q []byte) error {
 
 // kill ends client id's connection, or (query) the statement it is running.
 func (s *Session) kill(query bool, id uint64) error {
+	if id < frontend.ClientIDBase {
+		return s.killServerThread(query, id)
+	}
 	target := s.r.session(id)
 	if target == nil {
 		s.c.Seq = 1
@@ -94,7 +99,39 @@ func (s *Session) kill(query bool, id uint64) error {
 	// A round trip on this session's connection, not run1: a KILL cannot itself be killed, and
 	// run1 would take this session's killMu under the target's (two sessions killing each other
 	// would deadlock).
-	err = be.Roundtrip(append([]byte{byte(wire.ComQuery)}, "KILL QUERY "+strconv.FormatUint(uint64(victim.ThreadID), 10)...))
+	return s.roundtrip(be, "KILL QUERY "+strconv.FormatUint(uint64(victim.ThreadID), 10))
+}
+
+// killServerThread sends KILL [QUERY] id for a server thread id to the session's backend.
+func (s *Session) killServerThread(query bool, id uint64) error {
+	be, err := s.acquire(false, false)
+	if err != nil {
+		s.c.Seq = 1
+		return s.c.WriteError(clientError(err))
+	}
+	if !query && id == uint64(be.ThreadID) {
+		// Its own server thread: as on a direct connection, the client gets the server's
+		// answer (1927, connection killed) and loses its connection.
+		err := be.Roundtrip(append([]byte{byte(wire.ComQuery)}, "KILL CONNECTION "+strconv.FormatUint(id, 10)...))
+		s.discardBackend()
+		var we *wire.Error
+		if errors.As(err, &we) {
+			s.c.Seq = 1
+			_ = s.c.WriteError(we)
+		}
+		return errQuit
+	}
+	q := "KILL CONNECTION "
+	if query {
+		q = "KILL QUERY "
+	}
+	return s.roundtrip(be, q+strconv.FormatUint(id, 10))
+}
+
+// roundtrip runs a statement answered by OK or ERR on be, gives be back unless pinned, and
+// relays the answer.
+func (s *Session) roundtrip(be *backend.Conn, q string) error {
+	err := be.Roundtrip(append([]byte{byte(wire.ComQuery)}, q...))
 	var we *wire.Error
 	if err != nil && !errors.As(err, &we) {
 		return s.lost(err)
