@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mysqlmux/mysqlmux/frontend"
 	"github.com/mysqlmux/mysqlmux/internal/mariadbtest"
 	"github.com/mysqlmux/mysqlmux/internal/proxytest"
 	"github.com/mysqlmux/mysqlmux/proxy"
@@ -119,5 +120,58 @@ func waitOnServer(t *testing.T, q string) {
 		return err == nil && n == 1
 	}) {
 		t.Fatalf("%q never showed on the server", q)
+	}
+}
+
+// Ids below frontend.ClientIDBase are server thread ids, as SHOW PROCESSLIST and CONNECTION_ID()
+// show them through the proxy: KILL QUERY of one stops the statement on that thread, as on a
+// direct connection; a client killing its own thread gets the server's error and is
+// disconnected; no other client is touched.
+func TestKillServerThreadID(t *testing.T) {
+	mariadbtest.Need(t, db)
+	in := proxytest.Start(t, proxytest.Config(db, 3))
+	p := proxyClient(t, in, "test")
+	a, b, c, bystander := holdConn(t, p), holdConn(t, p), holdConn(t, p), holdConn(t, p)
+	mustWork(t, "a", a)
+	for _, s := range in.Router().Sessions() {
+		if s.ID <= frontend.ClientIDBase {
+			t.Fatalf("client id %d is not above %d", s.ID, frontend.ClientIDBase)
+		}
+	}
+
+	done := make(chan time.Duration, 1)
+	go func() {
+		start := time.Now()
+		var v int
+		_ = a.QueryRowContext(context.Background(), "SELECT SLEEP(10)").Scan(&v)
+		done <- time.Since(start)
+	}()
+	waitOnServer(t, "SELECT SLEEP(10)")
+	tid := mustInt(t, b, "SELECT ID FROM information_schema.PROCESSLIST WHERE INFO = 'SELECT SLEEP(10)'")
+	if tid >= frontend.ClientIDBase {
+		t.Fatalf("server thread id %d is not below %d", tid, frontend.ClientIDBase)
+	}
+	mustExec(t, b, fmt.Sprintf("KILL QUERY %d", tid))
+	select {
+	case d := <-done:
+		if d > 5*time.Second {
+			t.Fatalf("the killed statement ran %v", d)
+		}
+	case <-time.After(8 * time.Second):
+		t.Fatal("KILL QUERY of the server thread did not stop client A's statement")
+	}
+	mustWork(t, "a after KILL QUERY", a)
+
+	mustExec(t, c, "BEGIN") // keeps c on one server thread
+	own := mustInt(t, c, "SELECT CONNECTION_ID()")
+	_, err := c.ExecContext(context.Background(), fmt.Sprintf("KILL %d", own))
+	wantServerError(t, "KILL of the client's own server thread", err, 1927, "70100")
+	if err := c.PingContext(context.Background()); err == nil {
+		t.Fatal("the client still works after killing its own connection")
+	}
+	mustWork(t, "a after c's KILL", a)
+	mustWork(t, "the bystander", bystander)
+	if !waitUntil(func() bool { return len(in.Router().Sessions()) == 3 }) {
+		t.Fatalf("%d sessions, want 3 (a, b, bystander)", len(in.Router().Sessions()))
 	}
 }
