@@ -78,6 +78,24 @@ func (b BackendConfig) Cap(p PoolConfig) int {
 type UserConfig struct {
 	Name     string `toml:"name"`
 	Password string `toml:"password"`
+	// AuthPlugin is how clients prove the password: "mysql_native_password" (the default,
+	// spoken by clients of every age) or "caching_sha2_password" (what MySQL 8 and later
+	// clients start with; needed by clients without mysql_native_password).
+	AuthPlugin string `toml:"auth_plugin"`
+}
+
+// Authentication plugins a [[users]] entry may name.
+const (
+	AuthNative      = "mysql_native_password"
+	AuthCachingSHA2 = "caching_sha2_password"
+)
+
+// Plugin returns the user's authentication plugin, the default filled in.
+func (u UserConfig) Plugin() string {
+	if u.AuthPlugin == "" {
+		return AuthNative
+	}
+	return u.AuthPlugin
 }
 
 // AdminConfig is the [admin] table. An empty listen address disables that

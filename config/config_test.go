@@ -110,6 +110,7 @@ name = "a"
 [[users]]
 name = "b"
 password = ""
+auth_plugin = "caching_sha2_password"
 `))
 	if err != nil {
 		t.Fatal(err)
@@ -121,8 +122,8 @@ password = ""
 	if want := []int{3, 7, 7, 7}; !equal(caps, want) {
 		t.Errorf("caps = %v, want %v", caps, want)
 	}
-	if len(c.Users) != 2 {
-		t.Errorf("users = %v, want 2", c.Users)
+	if len(c.Users) != 2 || c.Users[0].Plugin() != AuthNative || c.Users[1].Plugin() != AuthCachingSHA2 {
+		t.Errorf("users = %+v, want a (mysql_native_password by default) and b (caching_sha2_password)", c.Users)
 	}
 }
 
@@ -169,6 +170,7 @@ func TestParseErrors(t *testing.T) {
 		{"relative socket path", "[[backends]]\naddress = \"mysqld.sock\"", "backends[1].address", 0, "not host:port (nor the absolute path of a Unix socket)"},
 		{"duplicate socket", "[[backends]]\naddress = \"/run/mysqld.sock\"\n[[backends]]\naddress = \"/run//mysqld.sock\"", "backends[2].address", 0, "duplicate of backends[1]"},
 		{"address without host", "[[backends]]\naddress = \":3306\"", "backends[1].address", 0, "missing host"},
+		{"unknown auth plugin", "[[users]]\nname = \"b\"\nauth_plugin = \"ed25519\"", "users[1].auth_plugin", 0, `"ed25519" is not mysql_native_password or caching_sha2_password`},
 		{"user without name", "[[users]]\npassword = \"x\"", "users[1].name", 0, "required"},
 		{"empty listen", "[proxy]\nlisten = \"\"", "proxy.listen", 0, "required"},
 		{"bad listen", "[proxy]\nlisten = \"6033\"", "proxy.listen", 0, "not host:port"},

@@ -123,6 +123,9 @@ func (p *problems) users(us []UserConfig) {
 			p.add(key, "required")
 			continue
 		}
+		if pl := u.Plugin(); pl != AuthNative && pl != AuthCachingSHA2 {
+			p.add(fmt.Sprintf("users[%d].auth_plugin", i), "%q is not %s or %s", u.AuthPlugin, AuthNative, AuthCachingSHA2)
+		}
 		// MySQL user names are case-sensitive, so no folding here.
 		if j, dup := first[u.Name]; dup {
 			p.add(key, "duplicate user %q (also users[%d])", u.Name, j)

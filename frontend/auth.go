@@ -11,14 +11,22 @@ import (
 
 // Users is the set of accounts clients may log in as, replaceable at run time (reload).
 type Users struct {
-	m atomic.Pointer[map[string]string]
+	m atomic.Pointer[map[string]Account]
 	// decoy is the password given for unknown users, so they fail with the same ERROR 1045 as a
 	// wrong password (and user names cannot be probed).
 	decoy string
 }
 
-// NewUsers returns a Users holding m (name → password).
-func NewUsers(m map[string]string) *Users {
+// Account is one user's login.
+type Account struct {
+	Password string
+	// Plugin is the authentication plugin clients must use: mysql.AUTH_NATIVE_PASSWORD or
+	// mysql.AUTH_CACHING_SHA2_PASSWORD. Clients that start with the other one are switched.
+	Plugin string
+}
+
+// NewUsers returns a Users holding m (name → account).
+func NewUsers(m map[string]Account) *Users {
 	var b [24]byte
 	_, _ = rand.Read(b[:])
 	u := &Users{decoy: hex.EncodeToString(b[:])}
@@ -27,12 +35,12 @@ func NewUsers(m map[string]string) *Users {
 }
 
 // Set replaces the accounts.
-func (u *Users) Set(m map[string]string) { u.m.Store(&m) }
+func (u *Users) Set(m map[string]Account) { u.m.Store(&m) }
 
 // Password returns the password of user.
 func (u *Users) Password(user string) (string, bool) {
-	pw, ok := (*u.m.Load())[user]
-	return pw, ok
+	a, ok := (*u.m.Load())[user]
+	return a.Password, ok
 }
 
 // authHandler adapts Users to go-mysql's server.AuthenticationHandler for one connection.
@@ -44,11 +52,14 @@ type authHandler struct {
 }
 
 func (h *authHandler) GetCredential(user string) (server.Credential, bool, error) {
-	pw, ok := h.users.Password(user)
+	a, ok := (*h.users.m.Load())[user]
 	if !ok {
-		pw = h.users.decoy
+		a = Account{Password: h.users.decoy}
 	}
-	return server.Credential{Passwords: []string{pw}, AuthPluginName: mysql.AUTH_NATIVE_PASSWORD}, true, nil
+	if a.Plugin == "" {
+		a.Plugin = mysql.AUTH_NATIVE_PASSWORD
+	}
+	return server.Credential{Passwords: []string{a.Password}, AuthPluginName: a.Plugin}, true, nil
 }
 
 func (h *authHandler) OnAuthSuccess(c *server.Conn) error {

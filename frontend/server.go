@@ -5,6 +5,8 @@ package frontend
 
 import (
 	"context"
+	"crypto/rand"
+	"crypto/rsa"
 	"crypto/tls"
 	"errors"
 	"log/slog"
@@ -93,7 +95,8 @@ type Config struct {
 
 // Server accepts clients, logs them in and hands them to the Handler.
 type Server struct {
-	srv     *server.Server
+	srv     atomic.Pointer[server.Server] // replaced to forget cached caching_sha2 logins
+	newSrv  func() *server.Server
 	bufs    *wire.BufferPool
 	parker  *parker // nil if epoll is not available: clients then wait with a goroutine
 	logins  chan struct{}
@@ -141,14 +144,26 @@ func (s *Server) afterLogin() {
 	s.stormTimer.Reset(stormQuiet)
 }
 
+// rsaKey is the key a caching_sha2_password client without TLS encrypts its password with (it
+// asks for the public half) when the login misses the cache. One per process: making it takes
+// about 0.1 s, and an account may switch to caching_sha2_password on a reload.
+var rsaKey = sync.OnceValues(func() (*rsa.PrivateKey, error) { return rsa.GenerateKey(rand.Reader, 2048) })
+
 // NewServer prepares a Server.
 func NewServer(cfg Config, users *Users, h Handler, log *slog.Logger) (*Server, error) {
 	// Collation 45 (utf8mb4_general_ci): go-mysql's default 255 does not exist on MariaDB.
-	// Every login is mysql_native_password (clients that start with another plugin are switched
-	// to it), so no RSA key is needed.
-	srv := server.NewServer(cfg.ServerVersion, 45, mysql.AUTH_NATIVE_PASSWORD, nil, cfg.TLS)
-	s := &Server{srv: srv, users: users, handler: h, log: log,
+	// Logins use each account's plugin (clients that start with the other one are switched);
+	// the handshake offers mysql_native_password, which every client speaks.
+	key, err := rsaKey()
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{users: users, handler: h, log: log,
+		newSrv: func() *server.Server {
+			return server.NewServer(cfg.ServerVersion, 45, mysql.AUTH_NATIVE_PASSWORD, key, cfg.TLS)
+		},
 		bufs: wire.NewBufferPool(readBufferSize, writeBufferSize), logins: make(chan struct{}, maxConcurrentLogins)}
+	s.srv.Store(s.newSrv())
 	s.SetLimits(cfg.MaxClients, cfg.HandshakeTimeout)
 	if p, err := newParker(); err == nil {
 		s.parker = p
@@ -178,8 +193,10 @@ func (s *Server) SetLimits(maxClients int, handshakeTimeout time.Duration) {
 	s.handshakeTimeout.Store(int64(handshakeTimeout))
 }
 
-// InvalidateAuthCache forgets cached caching_sha2 logins of user (after a password change).
-func (s *Server) InvalidateAuthCache(user string) { s.srv.InvalidateCache(user, "") }
+// ForgetAuthCache forgets every cached caching_sha2_password login (after a password change),
+// so the old password no longer passes the fast path. go-mysql keys its cache by user and the
+// address the client reached, which is not known here: the handshake server is replaced.
+func (s *Server) ForgetAuthCache() { s.srv.Store(s.newSrv()) }
 
 // Clients reports how many clients are connected (logging in or logged in).
 func (s *Server) Clients() int64 { return s.clients.Load() }
@@ -298,7 +315,8 @@ func (s *Server) login(nc net.Conn) (*Client, error) {
 		}
 		return nil
 	}}
-	sc, err := s.srv.NewCustomizedConn(lc, auth, dbh)
+	srv := s.srv.Load()
+	sc, err := srv.NewCustomizedConn(lc, auth, dbh)
 	if err != nil {
 		if errors.Is(err, server.ErrAccessDenied) {
 			s.authFailed.Add(1)
@@ -328,7 +346,7 @@ func (s *Server) login(nc net.Conn) (*Client, error) {
 		ID:         lc.id,
 		User:       sc.GetUser(),
 		DB:         dbh.db,
-		Caps:       rawCaps & (wire.Capability(s.srv.Capability()) | extraCaps),
+		Caps:       rawCaps & (wire.Capability(srv.Capability()) | extraCaps),
 		RawCaps:    rawCaps,
 		Collation:  sc.Charset(),
 		Addr:       nc.RemoteAddr().String(),

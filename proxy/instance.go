@@ -106,10 +106,10 @@ func (in *Instance) Router() *Router { return in.router }
 // Frontend exposes the client-side counters.
 func (in *Instance) Frontend() *frontend.Server { return in.front }
 
-func usersOf(cfg *config.Config) map[string]string {
-	m := make(map[string]string, len(cfg.Users))
+func usersOf(cfg *config.Config) map[string]frontend.Account {
+	m := make(map[string]frontend.Account, len(cfg.Users))
 	for _, u := range cfg.Users {
-		m[u.Name] = u.Password
+		m[u.Name] = frontend.Account{Password: u.Password, Plugin: u.Plugin()}
 	}
 	return m
 }
@@ -161,11 +161,12 @@ func (in *Instance) Reload(cfg *config.Config) error {
 	if cfg.Proxy.Listen != in.cfg.Proxy.Listen {
 		return errors.New("proxy.listen cannot change on reload; restart to move the listener")
 	}
-	old := usersOf(in.cfg)
-	in.users.Set(usersOf(cfg))
-	for name, pw := range old {
-		if npw, ok := usersOf(cfg)[name]; !ok || npw != pw {
-			in.front.InvalidateAuthCache(name)
+	old, now := usersOf(in.cfg), usersOf(cfg)
+	in.users.Set(now)
+	for name, a := range old {
+		if na, ok := now[name]; !ok || na.Password != a.Password {
+			in.front.ForgetAuthCache()
+			break
 		}
 	}
 	in.connectTimeout.Store(int64(cfg.Pool.ConnectTimeout.Duration))
