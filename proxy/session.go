@@ -63,6 +63,7 @@ type Session struct {
 	lockUnknown bool                // a GET_LOCK we could not follow
 	prepared    map[string]struct{} // text PREPARE names
 	prepUnknown bool
+	warnings    *keptWarnings // SHOW WARNINGS of the last statement, kept when its connection went back
 
 	relay        relay
 	readDeadline time.Time // last set on the client connection (wake may set another: it ends the session)
@@ -186,7 +187,14 @@ func (s *Session) run() {
 		length, _, err := s.c.PeekHeader() // waits without a buffer: see wire.reader
 		if err != nil && isTimeout(err) && !s.r.draining.Load() && (deadline.IsZero() || time.Now().Before(deadline)) {
 			if soft {
-				// The client did not come back for its warnings: stop holding the connection.
+				// The client did not come back for its warnings: stop holding the connection,
+				// keeping a copy of them.
+				if s.pins&PinWarnings != 0 {
+					if err := s.keepWarnings(); err != nil {
+						s.r.stats.BackendErrors.Add(1)
+						s.discardBackend()
+					}
+				}
 				s.pins &^= nextStatementPins
 				s.releaseIfFree()
 				s.shownPin.Store(uint32(s.pins))
@@ -283,6 +291,14 @@ func isClosed(err error) bool {
 }
 
 func (s *Session) dispatch(pkt []byte) error {
+	if s.warnings != nil {
+		if wire.Command(pkt[0]) == wire.ComQuery {
+			if errorsOnly, ok := showWarningsForm(pkt[1:]); ok {
+				return s.answerKeptWarnings(errorsOnly)
+			}
+		}
+		s.warnings = nil // any other command starts a new diagnostics area
+	}
 	switch cmd := wire.Command(pkt[0]); cmd {
 	case wire.ComQuit:
 		return errQuit
@@ -422,6 +438,15 @@ func (s *Session) discardBackend() {
 
 // writeOK answers a command locally with an OK numbered seq.
 func (s *Session) writeOK(seq uint8) error {
+	s.c.Seq = seq
+	if err := s.c.WritePacket(wire.AppendOK(nil, wire.HeaderOK, wire.OK{Status: s.status()}, !s.relay.strip)); err != nil {
+		return err
+	}
+	return s.c.Flush()
+}
+
+// status is the server status a locally answered command reports.
+func (s *Session) status() wire.Status {
 	st := wire.StatusAutocommit
 	if s.state.varsMap()["autocommit"] == "OFF" {
 		st = 0
@@ -429,9 +454,5 @@ func (s *Session) writeOK(seq uint8) error {
 	if s.pins&PinTransaction != 0 {
 		st |= wire.StatusInTrans
 	}
-	s.c.Seq = seq
-	if err := s.c.WritePacket(wire.AppendOK(nil, wire.HeaderOK, wire.OK{Status: st}, !s.relay.strip)); err != nil {
-		return err
-	}
-	return s.c.Flush()
+	return st
 }
