@@ -11,6 +11,7 @@ import (
 	"github.com/go-sql-driver/mysql"
 
 	"github.com/mysqlmux/mysqlmux/internal/mariadbtest"
+	"github.com/mysqlmux/mysqlmux/internal/proxytest"
 	"github.com/mysqlmux/mysqlmux/proxy"
 )
 
@@ -63,6 +64,15 @@ func holdConn(t testing.TB, p *sql.DB) *sql.Conn {
 // proxyClient opens a pool of clients of the proxy in with default database dbName.
 func proxyClient(t testing.TB, in *proxy.Instance, dbName string) *sql.DB {
 	return openPool(t, clientDSN(in.Addr(), dbName, nil))
+}
+
+// cappedProxy starts a proxy with cap maxConns and acquire_timeout acquire, and opens a pool of
+// its clients with default database test.
+func cappedProxy(t testing.TB, maxConns int, acquire time.Duration) (*proxy.Instance, *sql.DB) {
+	cfg := proxytest.Config(db, maxConns)
+	cfg.Pool.AcquireTimeout.Duration = acquire
+	in := proxytest.Start(t, cfg)
+	return in, proxyClient(t, in, "test")
 }
 
 // directClient opens a pool of clients connected straight to MariaDB.

@@ -60,10 +60,7 @@ func TestKillByProxyConnectionID(t *testing.T) {
 // thread that is not running it yet; the killer needs no connection for that.
 func TestKillQueryBeforeTheStatementRuns(t *testing.T) {
 	mariadbtest.Need(t, db)
-	cfg := proxytest.Config(db, 1)
-	cfg.Pool.AcquireTimeout.Duration = 20 * time.Second
-	in := proxytest.Start(t, cfg)
-	p := proxyClient(t, in, "test")
+	in, p := cappedProxy(t, 1, 20*time.Second)
 	holder, a, killer := holdConn(t, p), holdConn(t, p), holdConn(t, p)
 	mustExec(t, holder, "CREATE TABLE IF NOT EXISTS kill_pending (v INT)")
 	mustExec(t, holder, "DELETE FROM kill_pending")

@@ -500,10 +500,7 @@ func checkWarnings(t testing.TB, step string, c execer, code int) {
 // Cap 1: another client gets the connection.
 func TestStateSoftPinShownEnded(t *testing.T) {
 	mariadbtest.Need(t, db)
-	cfg := proxytest.Config(db, 1)
-	cfg.Pool.AcquireTimeout.Duration = 5 * time.Second
-	in := proxytest.Start(t, cfg)
-	p := proxyClient(t, in, "test")
+	in, p := cappedProxy(t, 1, 5*time.Second)
 	a, b := holdConn(t, p), holdConn(t, p)
 	_, err := a.ExecContext(context.Background(), "SELECT * FROM state_no_such_table")
 	wantServerError(t, "missing table", err, 1146, "42S02")
@@ -521,10 +518,7 @@ func TestStateSoftPinShownEnded(t *testing.T) {
 // would be empty. Then the same when A disconnects right after its warning.
 func TestStateWarningsDoNotLeak(t *testing.T) {
 	mariadbtest.Need(t, db)
-	cfg := proxytest.Config(db, 1)
-	cfg.Pool.AcquireTimeout.Duration = 5 * time.Second
-	in := proxytest.Start(t, cfg)
-	p := proxyClient(t, in, "test")
+	_, p := cappedProxy(t, 1, 5*time.Second)
 	a, b := holdConn(t, p), holdConn(t, p)
 	mustExec(t, b, "SELECT 1")
 	if v := mustString(t, a, "SELECT CAST('1x' AS SIGNED)"); v != "1" {
@@ -556,10 +550,7 @@ func TestStateWarningsDoNotLeak(t *testing.T) {
 // made on it meanwhile (cap 1); after its next statement they are gone.
 func TestStateWarningsAfterTheGrace(t *testing.T) {
 	mariadbtest.Need(t, db)
-	cfg := proxytest.Config(db, 1)
-	cfg.Pool.AcquireTimeout.Duration = 5 * time.Second
-	in := proxytest.Start(t, cfg)
-	p := proxyClient(t, in, "test")
+	_, p := cappedProxy(t, 1, 5*time.Second)
 	a, b := holdConn(t, p), holdConn(t, p)
 	d := holdConn(t, directClient(t, "test"))
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
