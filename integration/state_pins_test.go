@@ -602,4 +602,15 @@ func TestStateWarningsAfterTheGrace(t *testing.T) {
 	mustExec(t, b, "SELECT 1")
 	same("after an error and the grace", "SHOW ERRORS")
 	same("after an error and the grace", "show warnings;")
+
+	// More than the copy holds (16 KiB): not kept, and the connection is left clean.
+	mustExec(t, a, "SET SESSION max_error_count = 1000")
+	mustExec(t, a, "SELECT CAST(CONCAT(seq, 'x') AS SIGNED) FROM seq_1_to_400")
+	time.Sleep(1200 * time.Millisecond)
+	if n := mustInt(t, b, "SELECT 1"); n != 1 { // the one connection, after the drained copy
+		t.Fatalf("B after A's long warnings: %d", n)
+	}
+	if rows := rowsOf(a, "SHOW WARNINGS"); len(rows) != 0 {
+		t.Fatalf("%d warnings kept, beyond the bound", len(rows))
+	}
 }

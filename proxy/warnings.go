@@ -49,6 +49,12 @@ func (s *Session) keepWarnings() error {
 			return nil // nothing kept: the diagnostics read empty, as before
 		}
 		size += len(p)
+		if size > maxKeptWarnings { // drained, not kept (a session may raise max_error_count)
+			if wire.IsEOF(p) {
+				eofs++
+			}
+			continue
+		}
 		p = bytes.Clone(p)
 		switch {
 		case wire.IsEOF(p):
