@@ -2,7 +2,10 @@ package integration
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -170,5 +173,71 @@ func TestKillServerThreadID(t *testing.T) {
 	mustWork(t, "the bystander", bystander)
 	if !waitUntil(func() bool { return len(in.Router().Sessions()) == 3 }) {
 		t.Fatalf("%d sessions, want 3 (a, b, bystander)", len(in.Router().Sessions()))
+	}
+}
+
+// KILL QUERY storms: clients run statements (some waiting for one of the 2 connections) while
+// two others kill random clients' statements, and each other, as fast as they can. Nothing
+// deadlocks, each statement either completes or gets 1317, and afterwards everyone works.
+func TestKillQueryStorm(t *testing.T) {
+	mariadbtest.Need(t, db)
+	in, p := cappedProxy(t, 2, 10*time.Second)
+	p.SetMaxOpenConns(12)
+	workers := make([]*sql.Conn, 8)
+	for i := range workers {
+		workers[i] = holdConn(t, p)
+	}
+	killers := []*sql.Conn{holdConn(t, p), holdConn(t, p)}
+	var ids []uint32
+	for _, s := range in.Router().Sessions() {
+		ids = append(ids, s.ID)
+	}
+	ctx, stop := context.WithTimeout(context.Background(), 2*time.Second)
+	defer stop()
+	var wg sync.WaitGroup
+	var done, killed atomic.Int64
+	errs := make(chan error, len(workers)+len(killers))
+	for _, w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for ctx.Err() == nil {
+				var v int
+				err := w.QueryRowContext(context.Background(), "SELECT SLEEP(0.002) + 1").Scan(&v)
+				switch {
+				case err == nil && v == 1, err == nil && v == 2: // SLEEP returns 1 when killed
+					done.Add(1)
+				case mysqlError(err) != nil && mysqlError(err).Number == 1317:
+					killed.Add(1)
+				default:
+					errs <- fmt.Errorf("worker: %v (%d)", describeErr(err), v)
+					return
+				}
+			}
+		}()
+	}
+	for i, k := range killers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for n := i; ctx.Err() == nil; n++ {
+				if _, err := k.ExecContext(context.Background(), fmt.Sprintf("KILL QUERY %d", ids[n%len(ids)])); err != nil {
+					errs <- fmt.Errorf("killer: %v", describeErr(err))
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	t.Logf("%d statements completed, %d refused or interrupted with 1317", done.Load(), killed.Load())
+	if done.Load() == 0 {
+		t.Fatal("no statement completed")
+	}
+	for i, w := range workers {
+		mustWork(t, fmt.Sprintf("worker %d after the storm", i), w)
 	}
 }
