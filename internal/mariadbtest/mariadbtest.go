@@ -1,7 +1,8 @@
 // Package mariadbtest starts throwaway MariaDB servers for integration tests.
 //
 // Each server gets its own temporary data directory, listens on 127.0.0.1 on a
-// free port (plus a unix socket inside the temporary directory), ignores every
+// free port (plus a unix socket inside the temporary directory), accepts TLS with a
+// certificate from a test authority (CAFile) as well as plain clients, ignores every
 // option file (--no-defaults) and is killed when the test binary dies.
 //
 // After start the server has these accounts and databases:
@@ -93,8 +94,9 @@ type Options struct {
 type Server struct {
 	Addr string // "127.0.0.1:PORT"
 
-	dir    string // temporary directory: data/, socket, logs
+	dir    string // temporary directory: data/, socket, logs, TLS files
 	socket string
+	tls    TLSFiles
 	cmd    *exec.Cmd
 	exited chan struct{} // closed once cmd.Wait returned
 	werr   error         // cmd.Wait's result, valid after exited is closed
@@ -136,6 +138,9 @@ func Start(opts Options) (*Server, error) {
 	}()
 
 	if err := s.installDB(installDB); err != nil {
+		return nil, err
+	}
+	if s.tls, err = WriteTLSFiles(dir); err != nil {
 		return nil, err
 	}
 	for attempt := 1; ; attempt++ {
@@ -267,6 +272,10 @@ func (s *Server) PID() int {
 // Dir returns the server's temporary directory (data/, the socket, error.log);
 // Stop removes it.
 func (s *Server) Dir() string { return s.dir }
+
+// CAFile returns the PEM file of the authority that signed the server's certificate (for
+// 127.0.0.1 and localhost): the server accepts TLS as well as plain clients.
+func (s *Server) CAFile() string { return s.tls.CA }
 
 // Socket returns the path of the server's unix socket.
 func (s *Server) Socket() string { return s.socket }
@@ -489,6 +498,7 @@ func (s *Server) launch(mariadbd string, opts Options) error {
 		"--tmpdir="+s.dir,
 		"--performance-schema=OFF",
 		"--max-connect-errors=1000000000",
+		"--ssl-ca="+s.tls.CA, "--ssl-cert="+s.tls.Cert, "--ssl-key="+s.tls.Key,
 	)
 	if opts.MaxConnections > 0 {
 		args = append(args, "--max-connections="+strconv.Itoa(opts.MaxConnections))

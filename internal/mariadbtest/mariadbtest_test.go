@@ -1,6 +1,8 @@
 package mariadbtest_test
 
 import (
+	"crypto/tls"
+	"crypto/x509"
 	"database/sql"
 	"errors"
 	"os"
@@ -10,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	_ "github.com/go-sql-driver/mysql"
+	"github.com/go-sql-driver/mysql"
 
 	"github.com/mysqlmux/mysqlmux/internal/mariadbtest"
 )
@@ -201,5 +203,40 @@ func TestMissingServerSubprocess(t *testing.T) {
 				t.Errorf("output lacks %q:\n%s", c.want, out)
 			}
 		})
+	}
+}
+
+// Every server accepts TLS with a certificate for 127.0.0.1 signed by CAFile, and plain clients.
+func TestServerAcceptsTLS(t *testing.T) {
+	mariadbtest.Need(t, shared)
+	pem, err := os.ReadFile(shared.CAFile())
+	if err != nil {
+		t.Fatal(err)
+	}
+	roots := x509.NewCertPool()
+	if !roots.AppendCertsFromPEM(pem) {
+		t.Fatal("CAFile holds no certificate")
+	}
+	if err := mysql.RegisterTLSConfig("mariadbtest", &tls.Config{RootCAs: roots, ServerName: "127.0.0.1"}); err != nil {
+		t.Fatal(err)
+	}
+	cipher := func(dsn string) string {
+		var name, v string
+		if err := open(t, dsn).QueryRow("SHOW SESSION STATUS LIKE 'Ssl_cipher'").Scan(&name, &v); err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	plain := shared.DSN(mariadbtest.AppUser, mariadbtest.AppPassword, "test")
+	cfg, err := mysql.ParseDSN(plain)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.TLSConfig = "mariadbtest"
+	if c := cipher(cfg.FormatDSN()); c == "" {
+		t.Error("a TLS client has no cipher: the server did not accept TLS")
+	}
+	if c := cipher(plain); c != "" {
+		t.Errorf("a plain client has cipher %q", c)
 	}
 }
