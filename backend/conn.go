@@ -5,11 +5,14 @@ package backend
 import (
 	"cmp"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"net"
 	"os"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -87,13 +90,41 @@ type Dialer struct {
 	InitSQL string
 	// MaxStmts bounds the statements the proxy keeps prepared on one connection (default 128).
 	MaxStmts int
+
+	tls atomic.Pointer[tls.Config] // nil: plain connections
 }
+
+// SetTLS makes new connections use TLS with cfg (nil: none). Open connections keep theirs.
+func (d *Dialer) SetTLS(cfg *tls.Config) { d.tls.Store(cfg) }
 
 func (d *Dialer) timeout() time.Duration {
 	if d.Timeout == nil {
 		return 0
 	}
 	return d.Timeout()
+}
+
+// TLSError is a TLS handshake with a backend that failed on its own terms (a certificate that
+// does not verify, no TLS on the server): trying again will not help.
+type TLSError struct {
+	Addr string
+	Err  error
+}
+
+func (e *TLSError) Error() string { return fmt.Sprintf("backend %s: %v", e.Addr, e.Err) }
+func (e *TLSError) Unwrap() error { return e.Err }
+
+func isTLSFailure(err error) bool {
+	var (
+		verify    *tls.CertificateVerificationError
+		alert     tls.AlertError
+		record    tls.RecordHeaderError
+		authority x509.UnknownAuthorityError
+		invalid   x509.CertificateInvalidError
+		hostname  x509.HostnameError
+	)
+	return errors.As(err, &verify) || errors.As(err, &alert) || errors.As(err, &record) ||
+		errors.As(err, &authority) || errors.As(err, &invalid) || errors.As(err, &hostname)
 }
 
 // ErrUnknownUser is returned when the dialer has no password for the key's user.
@@ -141,12 +172,18 @@ func (d *Dialer) Dial(ctx context.Context, key Key, db string) (*Conn, error) {
 				c.UnsetCapability(uint32(f))
 			}
 		}
+		if t := d.tls.Load(); t != nil {
+			c.SetTLSConfig(t.Clone())
+		}
 		host, _ := os.Hostname()
 		c.SetAttributes(map[string]string{"program_name": "mysqlmux", "_client_host": host})
 		return c.SetCollation("utf8mb4_general_ci")
 	}
 	cc, err := client.ConnectWithDialer(ctx, Network(d.Addr), d.Addr, key.User, pw, db, dial, configure)
 	if err != nil {
+		if isTLSFailure(err) {
+			return nil, &TLSError{Addr: d.Addr, Err: err}
+		}
 		return nil, fmt.Errorf("backend %s: %w", d.Addr, err)
 	}
 	nc := cc.Conn.Conn
@@ -192,7 +229,11 @@ func (c *Conn) Alive() bool {
 	if c.Buffered() > 0 {
 		return false
 	}
-	sc, ok := c.NetConn().(syscall.Conn)
+	nc := c.NetConn()
+	if tc, ok := nc.(*tls.Conn); ok {
+		nc = tc.NetConn() // anything the server sent (an alert, an error before closing) shows there
+	}
+	sc, ok := nc.(syscall.Conn)
 	if !ok {
 		return true
 	}

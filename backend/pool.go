@@ -385,7 +385,7 @@ func (p *Pool) serveWaitersLocked() {
 // retryable says whether a failed dial may succeed if tried again: the server was unreachable or
 // full (ERROR 1040), as opposed to refusing the login itself (unknown database, access denied).
 func retryable(err error) bool {
-	if errors.Is(err, ErrUnknownUser) {
+	if errors.Is(err, ErrUnknownUser) || errors.As(err, new(*TLSError)) {
 		return false
 	}
 	var me *mysql.MyError

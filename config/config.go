@@ -63,6 +63,12 @@ type BackendConfig struct {
 	// 0 means inherit. Parse rejects an explicit 0 in the file, so 0 here
 	// always means "not set".
 	MaxConnections int `toml:"max_connections"`
+	// TLS is how backend connections use TLS, as MySQL's --ssl-mode: "disabled" (the default),
+	// "required" (encrypted, the certificate not checked), "verify_ca" (signed by TLSCA) or
+	// "verify_identity" (also issued for the address's host).
+	TLS string `toml:"tls"`
+	// TLSCA is a PEM file of the authorities the verify modes trust; empty: the system's.
+	TLSCA string `toml:"tls_ca"`
 }
 
 // Cap returns the connection cap in force for this backend under pool p.

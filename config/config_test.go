@@ -169,6 +169,10 @@ func TestParseErrors(t *testing.T) {
 		{"address port too big", "[[backends]]\naddress = \"db:70000\"", "backends[1].address", 0, "not a number"},
 		{"relative socket path", "[[backends]]\naddress = \"mysqld.sock\"", "backends[1].address", 0, "not host:port (nor the absolute path of a Unix socket)"},
 		{"duplicate socket", "[[backends]]\naddress = \"/run/mysqld.sock\"\n[[backends]]\naddress = \"/run//mysqld.sock\"", "backends[2].address", 0, "duplicate of backends[1]"},
+		{"bad backend tls mode", "[[backends]]\naddress = \"db:3306\"\ntls = \"yes\"", "backends[1].tls", 0, `"yes" is not one of disabled, required, verify_ca, verify_identity`},
+		{"tls_ca without verify", "[[backends]]\naddress = \"db:3306\"\ntls = \"required\"\ntls_ca = \"/ca.pem\"", "backends[1].tls", 0, `tls_ca needs tls = "verify_ca" or "verify_identity"`},
+		{"tls_ca missing", "[[backends]]\naddress = \"db:3306\"\ntls = \"verify_ca\"\ntls_ca = \"/nonexistent/ca.pem\"", "backends[1].tls", 0, "no such file"},
+		{"tls over a socket", "[[backends]]\naddress = \"/run/mysqld.sock\"\ntls = \"required\"", "backends[1].tls", 0, "Unix socket"},
 		{"address without host", "[[backends]]\naddress = \":3306\"", "backends[1].address", 0, "missing host"},
 		{"unknown auth plugin", "[[users]]\nname = \"b\"\nauth_plugin = \"ed25519\"", "users[1].auth_plugin", 0, `"ed25519" is not mysql_native_password or caching_sha2_password`},
 		{"user without name", "[[users]]\npassword = \"x\"", "users[1].name", 0, "required"},
@@ -399,6 +403,35 @@ func TestTLSKeysGoTogether(t *testing.T) {
 		_, err := Parse([]byte(body))
 		if err == nil || !strings.Contains(err.Error(), "proxy.tls_cert") {
 			t.Errorf("%q: got %v, want an error naming proxy.tls_cert", body, err)
+		}
+	}
+}
+
+func TestBackendClientTLS(t *testing.T) {
+	for _, tt := range []struct {
+		b          BackendConfig
+		nilConf    bool
+		skipVerify bool
+		serverName string
+	}{
+		{BackendConfig{Address: "db:3306"}, true, false, ""},
+		{BackendConfig{Address: "db:3306", TLS: TLSDisabled}, true, false, ""},
+		{BackendConfig{Address: "db:3306", TLS: TLSRequired}, false, true, ""},
+		{BackendConfig{Address: "db.example:3306", TLS: TLSVerifyIdentity}, false, false, "db.example"},
+		{BackendConfig{Address: "db:3306", TLS: TLSVerifyCA}, false, true, ""},
+	} {
+		c, err := tt.b.ClientTLS()
+		if err != nil {
+			t.Errorf("%+v: %v", tt.b, err)
+			continue
+		}
+		if (c == nil) != tt.nilConf {
+			t.Errorf("%+v: config %v, want nil %v", tt.b, c, tt.nilConf)
+			continue
+		}
+		if c != nil && (c.InsecureSkipVerify != tt.skipVerify || c.ServerName != tt.serverName ||
+			(tt.b.TLS == TLSVerifyCA) != (c.VerifyConnection != nil)) {
+			t.Errorf("%+v: skip verify %v, server name %q, VerifyConnection set %v", tt.b, c.InsecureSkipVerify, c.ServerName, c.VerifyConnection != nil)
 		}
 	}
 }

@@ -101,6 +101,9 @@ func (p *problems) backends(bs []BackendConfig) {
 			}
 			norm = hp
 		}
+		if _, err := b.ClientTLS(); err != nil {
+			p.add(key+".tls", "%v", err)
+		}
 		// Two entries for one server would each get the full cap, silently
 		// doubling it. Names are compared as written (lower-cased): we do
 		// not resolve them.

@@ -28,6 +28,10 @@ func clientError(err error) *wire.Error {
 	if errors.As(err, &te) {
 		return &wire.Error{Code: codeAcquireTimeout, SQLState: "HY000", Message: te.Error()}
 	}
+	var tlsErr *backend.TLSError
+	if errors.As(err, &tlsErr) { // as a client reports a failed TLS handshake (CR_SSL_CONNECTION_ERROR)
+		return &wire.Error{Code: 2026, SQLState: "HY000", Message: "SSL connection error: " + tlsErr.Error()}
+	}
 	var me *mysql.MyError
 	if errors.As(err, &me) { // the server refused the backend login
 		return &wire.Error{Code: me.Code, SQLState: me.State, Message: me.Message}

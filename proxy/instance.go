@@ -33,9 +33,10 @@ type Instance struct {
 	front  *frontend.Server
 	router *Router
 
-	mu    sync.Mutex
-	cfg   *config.Config
-	pools map[string]*backend.Pool // by address
+	mu      sync.Mutex
+	cfg     *config.Config
+	pools   map[string]*backend.Pool   // by address
+	dialers map[string]*backend.Dialer // by address, the pools' (TLS changes on reload)
 
 	ctx     context.Context
 	cancel  context.CancelFunc
@@ -48,7 +49,7 @@ func (in *Instance) connectTimeoutNow() time.Duration { return time.Duration(in.
 
 // Start listens on cfg.Proxy.Listen and serves until Shutdown.
 func Start(cfg *config.Config, log *slog.Logger) (*Instance, error) {
-	in := &Instance{log: log, cfg: cfg, pools: make(map[string]*backend.Pool)}
+	in := &Instance{log: log, cfg: cfg, pools: make(map[string]*backend.Pool), dialers: make(map[string]*backend.Dialer)}
 	in.connectTimeout.Store(int64(cfg.Pool.ConnectTimeout.Duration))
 	in.users = frontend.NewUsers(usersOf(cfg))
 	pools := in.buildPools(cfg)
@@ -135,13 +136,17 @@ func (in *Instance) buildPools(cfg *config.Config) []*backend.Pool {
 	keep := make(map[string]*backend.Pool, len(cfg.Backends))
 	var ordered []*backend.Pool
 	for _, b := range cfg.Backends {
+		tlsConf, _ := b.ClientTLS() // checked by cfg.Validate
 		p, ok := in.pools[b.Address]
 		if ok {
 			p.SetSettings(poolSettings(cfg, b))
+			in.dialers[b.Address].SetTLS(tlsConf)
 		} else {
 			d := &backend.Dialer{Addr: b.Address, Password: in.users.Password,
 				Timeout: in.connectTimeoutNow, InitSQL: trackingSQL}
+			d.SetTLS(tlsConf)
 			p = backend.NewPool(b.Address, d.Dial, poolSettings(cfg, b))
+			in.dialers[b.Address] = d
 		}
 		keep[b.Address] = p
 		ordered = append(ordered, p)
@@ -149,6 +154,7 @@ func (in *Instance) buildPools(cfg *config.Config) []*backend.Pool {
 	for addr, p := range in.pools {
 		if _, ok := keep[addr]; !ok {
 			p.Close()
+			delete(in.dialers, addr)
 		}
 	}
 	in.pools = keep
