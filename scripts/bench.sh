@@ -19,14 +19,27 @@ source scripts/mariadb-lib.sh
 db_pid=
 proxy_pid=
 proxy2_pid=
+proxy3_pid=
 trap_cleanup_temp_run
 
 bash scripts/install-mariadb.sh
 command -v sysbench >/dev/null || die "sysbench is needed (apt-get install sysbench)"
+command -v openssl >/dev/null || die "openssl is needed (apt-get install openssl)"
 DB_PORT=$(free_port)
 PROXY_PORT=$(free_port)
 PROXY2_PORT=$(free_port)
-start_mariadb "$DB_PORT" --max-connections=151 --innodb-buffer-pool-size=256M
+PROXY3_PORT=$(free_port)
+# A certificate for 127.0.0.1, so a third proxy can reach the server over TLS.
+TLS_DIR=$RUN_DIR/tls
+mkdir -p "$TLS_DIR"
+openssl req -x509 -newkey rsa:2048 -nodes -keyout "$TLS_DIR/ca-key.pem" -out "$TLS_DIR/ca.pem" -days 1 \
+	-subj "/CN=mysqlmux bench CA" 2>/dev/null
+openssl req -newkey rsa:2048 -nodes -keyout "$TLS_DIR/server-key.pem" -out "$TLS_DIR/server.csr" \
+	-subj "/CN=127.0.0.1" 2>/dev/null
+openssl x509 -req -in "$TLS_DIR/server.csr" -CA "$TLS_DIR/ca.pem" -CAkey "$TLS_DIR/ca-key.pem" -CAcreateserial \
+	-out "$TLS_DIR/server-cert.pem" -days 1 -extfile <(echo "subjectAltName=IP:127.0.0.1") 2>/dev/null
+start_mariadb "$DB_PORT" --max-connections=151 --innodb-buffer-pool-size=256M \
+	--ssl-ca="$TLS_DIR/ca.pem" --ssl-cert="$TLS_DIR/server-cert.pem" --ssl-key="$TLS_DIR/server-key.pem"
 
 go build -o "$RUN_DIR/mysqlmux" ./cmd/mysqlmux
 go build -o "$RUN_DIR/mysqlmux-bench" ./cmd/mysqlmux-bench
@@ -49,7 +62,16 @@ sed -e "s|127.0.0.1:$PROXY_PORT|127.0.0.1:$PROXY2_PORT|" -e "s|127.0.0.1:$DB_POR
 	"$RUN_DIR/mysqlmux.toml" >"$RUN_DIR/mysqlmux-unix.toml"
 "$RUN_DIR/mysqlmux" -config "$RUN_DIR/mysqlmux-unix.toml" -log-level warn </dev/null &
 proxy2_pid=$!
-for ((i = 0; i < 100; i++)); do port_in_use "$PROXY_PORT" && port_in_use "$PROXY2_PORT" && break; sleep 0.1; done
+# A third one over TLS (verify_identity).
+sed -e "s|127.0.0.1:$PROXY_PORT|127.0.0.1:$PROXY3_PORT|" \
+	-e "s|^address = \"127.0.0.1:$DB_PORT\"|&\ntls = \"verify_identity\"\ntls_ca = \"$TLS_DIR/ca.pem\"|" \
+	"$RUN_DIR/mysqlmux.toml" >"$RUN_DIR/mysqlmux-tls.toml"
+"$RUN_DIR/mysqlmux" -config "$RUN_DIR/mysqlmux-tls.toml" -log-level warn </dev/null &
+proxy3_pid=$!
+for ((i = 0; i < 100; i++)); do
+	port_in_use "$PROXY_PORT" && port_in_use "$PROXY2_PORT" && port_in_use "$PROXY3_PORT" && break
+	sleep 0.1
+done
 
 cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
 sb() { # sb PORT TEST THREADS [extra]: prints "qps cpu_us_per_query(target) p95_ms"
@@ -97,8 +119,9 @@ echo "== connect-churn (16 clients), then 10000 idle clients (RSS per connection
 bench -addr "127.0.0.1:$PROXY_PORT" -target-pid "$proxy_pid" -workload connect-churn -clients 16 -duration "${TIME}s"
 bench -addr "127.0.0.1:$PROXY_PORT" -target-pid "$proxy_pid" -workload idle -clients 10000 -duration "${TIME}s"
 echo
-echo "== backend leg over TCP (proxy 1) and over the Unix socket (proxy 2), point-select"
+echo "== backend leg over TCP (proxy 1), the Unix socket (proxy 2) and TLS (proxy 3), point-select"
 for c in 1 16; do
-	bench -compare "127.0.0.1:$DB_PORT,127.0.0.1:$PROXY_PORT,127.0.0.1:$PROXY2_PORT" \
-		-target-pid "$db_pid,$proxy_pid,$proxy2_pid" -workload point-select -clients "$c" -duration "${TIME}s" -rounds 3
+	bench -compare "127.0.0.1:$DB_PORT,127.0.0.1:$PROXY_PORT,127.0.0.1:$PROXY2_PORT,127.0.0.1:$PROXY3_PORT" \
+		-target-pid "$db_pid,$proxy_pid,$proxy2_pid,$proxy3_pid" -workload point-select -clients "$c" \
+		-duration "${TIME}s" -rounds 3
 done
