@@ -40,6 +40,9 @@ func (e *AcquireTimeoutError) Error() string {
 // ErrPoolClosed is returned by Acquire after Close.
 var ErrPoolClosed = errors.New("backend: pool closed")
 
+// ErrAborted is returned when Want.Abort fires while the borrower waits.
+var ErrAborted = errors.New("backend: wait for a connection aborted")
+
 // Want describes the connection a session needs.
 type Want struct {
 	Key Key
@@ -47,6 +50,9 @@ type Want struct {
 	// State is the session state the borrower will replay; an idle connection already in this
 	// state (same pointer) is preferred.
 	State any
+	// Abort, when it fires, ends a wait with ErrAborted (a KILL QUERY of the waiting
+	// statement); nil: never.
+	Abort <-chan struct{}
 }
 
 // grant is what a waiter is handed: a connection, or (conn nil) a slot it must dial into itself.
@@ -183,6 +189,9 @@ func (p *Pool) Acquire(ctx context.Context, w Want) (*Conn, error) {
 		case <-ctx.Done():
 			t.Stop()
 			return nil, ctx.Err()
+		case <-w.Abort:
+			t.Stop()
+			return nil, ErrAborted
 		case <-t.C:
 		}
 	}
@@ -225,7 +234,7 @@ func (p *Pool) take(ctx context.Context, w Want, deadline time.Time) (c *Conn, m
 	p.mu.Unlock()
 	start := time.Now()
 	timer := time.NewTimer(deadline.Sub(start))
-	timedOut := false
+	timedOut, aborted := false, false
 	select {
 	case g := <-wt.ch:
 		timer.Stop()
@@ -235,6 +244,9 @@ func (p *Pool) take(ctx context.Context, w Want, deadline time.Time) (c *Conn, m
 		timedOut = true
 	case <-ctx.Done():
 		timer.Stop()
+	case <-w.Abort:
+		timer.Stop()
+		aborted = true
 	}
 	p.mu.Lock()
 	p.stats.WaitDuration += time.Since(start)
@@ -250,6 +262,9 @@ func (p *Pool) take(ctx context.Context, w Want, deadline time.Time) (c *Conn, m
 	default:
 		p.waiters.Remove(elem)
 		p.mu.Unlock()
+	}
+	if aborted {
+		return nil, false, ErrAborted
 	}
 	p.mu.Lock()
 	waiting := p.waiters.Len() + 1

@@ -322,3 +322,36 @@ func BenchmarkPoolAcquireRelease(b *testing.B) {
 		}
 	})
 }
+
+// Want.Abort ends a wait with ErrAborted, leaves the queue and is not counted as a timeout.
+func TestPoolAbortWait(t *testing.T) {
+	p, _ := newTestPool(t, Settings{MaxConns: 1, AcquireTimeout: 10 * time.Second})
+	held, err := p.Acquire(context.Background(), app)
+	if err != nil {
+		t.Fatal(err)
+	}
+	abort := make(chan struct{}, 1)
+	w := app
+	w.Abort = abort
+	got := make(chan error, 1)
+	go func() {
+		_, err := p.Acquire(context.Background(), w)
+		got <- err
+	}()
+	for p.Stats().Waiting == 0 {
+		time.Sleep(time.Millisecond)
+	}
+	abort <- struct{}{}
+	select {
+	case err := <-got:
+		if !errors.Is(err, ErrAborted) {
+			t.Fatalf("got %v, want ErrAborted", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the abort did not end the wait")
+	}
+	p.Release(held)
+	if st := p.Stats(); st.Waiting != 0 || st.Timeouts != 0 || st.Idle != 1 {
+		t.Fatalf("stats after the abort: %+v", st)
+	}
+}

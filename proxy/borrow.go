@@ -30,7 +30,7 @@ func connState(c *backend.Conn) *sessionState {
 func (s *Session) acquire(needLastInsertID, clearDiag bool) (*backend.Conn, error) {
 	if s.be == nil {
 		s.r.waitGate()
-		want := backend.Want{Key: s.key, DB: s.db, State: anyState(s.state)}
+		want := backend.Want{Key: s.key, DB: s.db, State: anyState(s.state), Abort: s.killWait}
 		c, err := s.pool.Acquire(context.Background(), want)
 		if errors.Is(err, backend.ErrPoolClosed) {
 			// A reload removed this session's backend: move to a current one (nothing is

@@ -18,6 +18,10 @@ const (
 	codeBackendLost = 2013
 )
 
+// errInterrupted answers a statement stopped by KILL QUERY before it ran, as the server answers
+// one it stopped.
+var errInterrupted = &wire.Error{Code: 1317, SQLState: "70100", Message: "Query execution was interrupted"}
+
 // clientError is the one place that turns an error into what the client sees.
 func clientError(err error) *wire.Error {
 	var we *wire.Error
@@ -27,6 +31,9 @@ func clientError(err error) *wire.Error {
 	var te *backend.AcquireTimeoutError
 	if errors.As(err, &te) {
 		return &wire.Error{Code: codeAcquireTimeout, SQLState: "HY000", Message: te.Error()}
+	}
+	if errors.Is(err, backend.ErrAborted) {
+		return errInterrupted
 	}
 	var tlsErr *backend.TLSError
 	if errors.As(err, &tlsErr) { // as a client reports a failed TLS handshake (CR_SSL_CONNECTION_ERROR)

@@ -59,6 +59,8 @@ func (s *Session) killStatement(q []byte) error {
 
 // kill ends client id's connection, or (query) the statement it is running.
 func (s *Session) kill(query bool, id uint64) error {
+	s.setKilling(true)
+	defer s.setKilling(false)
 	if id < frontend.ClientIDBase {
 		return s.killServerThread(query, id)
 	}
@@ -92,7 +94,7 @@ func (s *Session) kill(query bool, id uint64) error {
 	victim := target.held.Load()
 	if !target.running || victim == nil {
 		// The statement ended while this session waited for a connection.
-		target.killPending = target.activity.Load() == stateActive
+		target.markKilled()
 		s.releaseIfFree()
 		return s.writeOK(1)
 	}
@@ -153,8 +155,21 @@ func (s *Session) pendKill() bool {
 	if s.running {
 		return false
 	}
-	s.killPending = s.activity.Load() == stateActive
+	s.markKilled()
 	return true
+}
+
+// markKilled (under killMu) refuses the statement of the command under way, if any, and ends
+// its wait for a connection.
+func (s *Session) markKilled() {
+	if s.activity.Load() != stateActive || s.killing {
+		return
+	}
+	s.killPending = true
+	select {
+	case s.killWait <- struct{}{}:
+	default:
+	}
 }
 
 // interrupted answers a statement killed before it was sent, as the server answers a killed
@@ -169,5 +184,11 @@ func (s *Session) interrupted(be *backend.Conn, pkt []byte) error {
 	}
 	s.releaseIfFree()
 	s.c.Seq = 1
-	return s.c.WriteError(&wire.Error{Code: 1317, SQLState: "70100", Message: "Query execution was interrupted"})
+	return s.c.WriteError(errInterrupted)
+}
+
+func (s *Session) setKilling(on bool) {
+	s.killMu.Lock()
+	s.killing = on
+	s.killMu.Unlock()
 }

@@ -42,6 +42,8 @@ type Session struct {
 	// was under way but its statement not sent (waiting for a connection, replaying state): the
 	// statement is refused instead of run, as the killed statement would have been.
 	running, killPending bool
+	killing              bool          // runs a KILL, which cannot itself be killed
+	killWait             chan struct{} // KILL QUERY of a statement waiting for a connection (cap 1)
 
 	// The client's session state as a direct connection would have it. Authoritative: it is
 	// replayed onto whatever connection the session borrows.
@@ -93,6 +95,7 @@ func newSession(ctx context.Context, r *Router, c *frontend.Client, pool *backen
 		shownBackend: pool.Addr(),
 		started:      time.Now(),
 	}
+	s.killWait = make(chan struct{}, 1)
 	s.relay.cl = c
 	s.relay.strip = c.Caps&wire.ClientSessionTrack == 0
 	s.activity.Store(stateIdle)
@@ -273,10 +276,16 @@ func (s *Session) command(pkt []byte) error {
 	s.activity.Store(stateActive)
 	s.r.stats.Commands.Add(1)
 	err := s.dispatch(pkt)
+	// Under killMu, so a KILL QUERY either finds this command under way or none: one that came
+	// too late for this command's statement is forgotten, never applied to the next.
 	s.killMu.Lock()
-	s.killPending = false // a KILL QUERY that came too late for this command's statement
-	s.killMu.Unlock()
 	s.activity.Store(stateIdle)
+	s.killPending = false
+	select {
+	case <-s.killWait:
+	default:
+	}
+	s.killMu.Unlock()
 	s.shownPin.Store(uint32(s.pins))
 	return err
 }
