@@ -34,16 +34,18 @@ type Session struct {
 
 	// be is the backend connection held by this session: during a command, and between commands
 	// while pinned. Only the session goroutine touches it; held mirrors it for abort().
-	be     *backend.Conn
-	held   atomic.Pointer[backend.Conn]
-	killMu sync.Mutex // see unhold; guards running and killPending
+	be   *backend.Conn
+	held atomic.Pointer[backend.Conn]
+	// killMu orders a KILL QUERY from another session against this one's commands (see unhold,
+	// run1, command): it guards the fields below and the end of each command.
+	killMu sync.Mutex
 	// running: the client's statement has been sent on be and its answer is not all read, so a
 	// KILL QUERY goes to be's server thread. killPending: a KILL QUERY came while the command
 	// was under way but its statement not sent (waiting for a connection, replaying state): the
 	// statement is refused instead of run, as the killed statement would have been.
 	running, killPending bool
 	killing              bool          // runs a KILL, which cannot itself be killed
-	killWait             chan struct{} // KILL QUERY of a statement waiting for a connection (cap 1)
+	killWait             chan struct{} // ends the wait for a connection of a killed statement (cap 1)
 
 	// The client's session state as a direct connection would have it. Authoritative: it is
 	// replayed onto whatever connection the session borrows.
