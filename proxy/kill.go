@@ -187,8 +187,22 @@ func (s *Session) interrupted(be *backend.Conn, pkt []byte) error {
 	return s.c.WriteError(errInterrupted)
 }
 
+// setKilling marks the session as running a KILL, which cannot be killed: a KILL QUERY that
+// marked it before it got here is forgotten (it would abort the KILL's own borrow).
 func (s *Session) setKilling(on bool) {
 	s.killMu.Lock()
 	s.killing = on
+	if on {
+		s.forgetKill()
+	}
 	s.killMu.Unlock()
+}
+
+// forgetKill (under killMu) drops a KILL QUERY mark.
+func (s *Session) forgetKill() {
+	s.killPending = false
+	select {
+	case <-s.killWait:
+	default:
+	}
 }

@@ -282,11 +282,7 @@ func (s *Session) command(pkt []byte) error {
 	// too late for this command's statement is forgotten, never applied to the next.
 	s.killMu.Lock()
 	s.activity.Store(stateIdle)
-	s.killPending = false
-	select {
-	case <-s.killWait:
-	default:
-	}
+	s.forgetKill()
 	s.killMu.Unlock()
 	s.shownPin.Store(uint32(s.pins))
 	return err
