@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/go-mysql-org/go-mysql/mysql"
@@ -80,6 +81,27 @@ type Pool struct {
 
 	stop chan struct{}
 	done chan struct{}
+
+	lastDiscard atomic.Int64 // unix nanoseconds of the last Discard; see trusted
+}
+
+// A connection used less than trustFor ago is lent without the liveness peek, unless the pool
+// discarded one in the last distrustFor: then connections are dying (a restart, KILLs), and the
+// peek is what keeps a just-closed one from failing its next borrower.
+const (
+	trustFor    = time.Second
+	distrustFor = 5 * time.Second
+)
+
+// usable reports whether an idle connection may be lent.
+func (p *Pool) usable(c *Conn) bool {
+	if c.lastUsed.IsZero() {
+		return true // just dialled
+	}
+	if now := time.Now(); now.Sub(c.lastUsed) < trustFor && now.UnixNano()-p.lastDiscard.Load() > int64(distrustFor) {
+		return true
+	}
+	return c.Alive()
 }
 
 // Stats are the pool's counters, for the admin console and metrics.
@@ -134,7 +156,7 @@ func (p *Pool) Acquire(ctx context.Context, w Want) (*Conn, error) {
 		c := p.popIdleLocked(i)
 		p.inUse++
 		p.mu.Unlock()
-		if time.Since(c.lastUsed) < time.Second || c.Alive() {
+		if p.usable(c) {
 			return c, nil
 		}
 		p.Discard(c) // the server closed it while idle (restart, wait_timeout)
@@ -155,7 +177,7 @@ func (p *Pool) Acquire(ctx context.Context, w Want) (*Conn, error) {
 			return nil, err
 		}
 		if c != nil {
-			if c.lastUsed.IsZero() || time.Since(c.lastUsed) < time.Second || c.Alive() {
+			if p.usable(c) {
 				return c, nil
 			}
 			p.Discard(c) // the server closed it while idle (restart, wait_timeout)
@@ -371,6 +393,7 @@ func (p *Pool) Release(c *Conn) {
 
 // Discard closes a connection that is broken or in an unknown state and frees its slot.
 func (p *Pool) Discard(c *Conn) {
+	p.lastDiscard.Store(time.Now().UnixNano())
 	_ = c.Close()
 	p.releaseSlot()
 	p.mu.Lock()

@@ -355,3 +355,36 @@ func TestPoolAbortWait(t *testing.T) {
 		t.Fatalf("stats after the abort: %+v", st)
 	}
 }
+
+// A connection used within the last second is lent without the liveness peek, unless the pool
+// discarded one lately: then a dead one is noticed and replaced.
+func TestPoolPeeksWhileConnectionsDie(t *testing.T) {
+	p, _ := newTestPool(t, Settings{MaxConns: 2, AcquireTimeout: time.Second})
+	c, err := p.Acquire(context.Background(), app)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = c.NetConn().Close() // dead, as far as Alive can tell
+	p.Release(c)
+	got, err := p.Acquire(context.Background(), app)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got != c {
+		t.Fatal("a connection used a moment ago was peeked at with no death in the pool")
+	}
+	other, err := p.Acquire(context.Background(), app)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.Discard(other) // connections are dying now
+	p.Release(got)
+	fresh, err := p.Acquire(context.Background(), app)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fresh == c {
+		t.Fatal("a dead connection was lent right after a discard")
+	}
+	p.Release(fresh)
+}
