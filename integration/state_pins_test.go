@@ -614,3 +614,48 @@ func TestStateWarningsAfterTheGrace(t *testing.T) {
 		t.Fatalf("%d warnings kept, beyond the bound", len(rows))
 	}
 }
+
+// TestStateWarningsPrepared: SHOW WARNINGS and @@warning_count as server-side prepared
+// statements read the client's own diagnostics, never those another client left on the shared
+// connection (cap 1), as the text forms do.
+func TestStateWarningsPrepared(t *testing.T) {
+	mariadbtest.Need(t, db)
+	_, p := cappedProxy(t, 1, 5*time.Second)
+	a, b := holdConn(t, p), holdConn(t, p)
+	ctx := context.Background()
+	count := func(step string, c *sql.Conn) (rows, warningCount int) {
+		t.Helper()
+		show, err := c.PrepareContext(ctx, "SHOW WARNINGS")
+		if err != nil {
+			t.Fatalf("%s: %v", step, err)
+		}
+		defer show.Close()
+		r, err := show.QueryContext(ctx)
+		if err != nil {
+			t.Fatalf("%s: %v", step, err)
+		}
+		for r.Next() {
+			rows++
+		}
+		r.Close()
+		wc, err := c.PrepareContext(ctx, "SELECT @@warning_count")
+		if err != nil {
+			t.Fatalf("%s: %v", step, err)
+		}
+		defer wc.Close()
+		if err := wc.QueryRowContext(ctx).Scan(&warningCount); err != nil {
+			t.Fatalf("%s: %v", step, err)
+		}
+		return rows, warningCount
+	}
+	mustExec(t, a, "SELECT 1")
+	mustExec(t, b, "SELECT CAST('1x' AS SIGNED)")
+	time.Sleep(1200 * time.Millisecond) // B idle past the grace: its connection, warnings on it, goes back
+	if rows, wc := count("A, clean", a); rows != 0 || wc != 0 {
+		t.Errorf("A's prepared SHOW WARNINGS / @@warning_count: %d rows, %d; want none (they are B's)", rows, wc)
+	}
+	mustExec(t, a, "SELECT CAST('2x' AS SIGNED), CAST('3x' AS SIGNED)")
+	if rows, _ := count("A, right after its own warnings", a); rows != 2 {
+		t.Errorf("A's prepared SHOW WARNINGS right after its two warnings: %d rows", rows)
+	}
+}

@@ -169,6 +169,7 @@ func (s *Session) prepareOn(be *backend.Conn, key, text, db string) (*stmtMeta, 
 		return nil, err
 	}
 	meta.key, meta.text, meta.db = key, text, db
+	meta.diagnostics = classify([]byte(text)).has(featDiagnostics)
 	for _, old := range be.Stmts.Put(key, id) {
 		if err := be.Command(closeStmt(old)); err != nil {
 			return nil, err
@@ -271,7 +272,9 @@ func (s *Session) stmtExecute(pkt []byte) error {
 	}
 	payload := s.bindTypes(cs, pkt)
 	s.relay.out = outcome{}
-	be, err := s.acquire(false, false)
+	// As for a text statement (see forward): one that reads the diagnostics area must not see
+	// another client's.
+	be, err := s.acquire(false, cs.meta.diagnostics && s.pins&PinWarnings == 0)
 	if err != nil {
 		s.c.Seq = 1
 		return s.c.WriteError(clientError(err))
