@@ -12,7 +12,8 @@ import (
 // Binary-protocol prepared statements keep multiplexing: the session hands its client its own
 // statement ids, the metadata of a PREPARE is shared (metaCache) so the next PREPARE of the same
 // text is answered locally, and each backend connection prepares a statement lazily when it
-// first executes it (backend.StmtCache). No statement pins a session.
+// first executes it (backend.StmtCache). Preparing pins nothing; executing has the effects of
+// the statement's text, as a COM_QUERY of it would (a GET_LOCK pins, a SELECT does not).
 
 // clientStmt is a prepared statement as one client sees it.
 type clientStmt struct {
@@ -169,7 +170,8 @@ func (s *Session) prepareOn(be *backend.Conn, key, text, db string) (*stmtMeta, 
 		return nil, err
 	}
 	meta.key, meta.text, meta.db = key, text, db
-	meta.diagnostics = classify([]byte(text)).has(featDiagnostics)
+	meta.query = []byte(text)
+	meta.size += len(text)
 	for _, old := range be.Stmts.Put(key, id) {
 		if err := be.Command(closeStmt(old)); err != nil {
 			return nil, err
@@ -272,9 +274,12 @@ func (s *Session) stmtExecute(pkt []byte) error {
 	}
 	payload := s.bindTypes(cs, pkt)
 	s.relay.out = outcome{}
-	// As for a text statement (see forward): one that reads the diagnostics area must not see
-	// another client's.
-	be, err := s.acquire(false, cs.meta.diagnostics && s.pins&PinWarnings == 0)
+	// The statement's effects on the session are those of its text (see forward): a GET_LOCK,
+	// a user variable written, a temporary table pin as they would in a COM_QUERY, since the
+	// server reports nothing at the end of a result set. One that reads LAST_INSERT_ID() or
+	// the diagnostics area must see the session's, not another client's.
+	pl := s.r.parsers.analyze(cs.meta.query, cs.meta.db, len(s.tempTables) > 0 || s.tempUnknown)
+	be, err := s.acquire(pl.info.has(featLastInsertID), pl.info.has(featDiagnostics) && s.pins&PinWarnings == 0)
 	if err != nil {
 		s.c.Seq = 1
 		return s.c.WriteError(clientError(err))
@@ -307,7 +312,7 @@ func (s *Session) stmtExecute(pkt []byte) error {
 	s.dropLongData(cs)
 	putLE32(payload[1:], bid)
 	payload[cursorFlagOffset] = 0
-	err = s.run1(be, payload, shapeResult, nil)
+	err = s.run1(be, payload, shapeResult, &pl)
 	if c := s.relay.out.columns; c > 0 && c != int(cs.meta.columns) {
 		s.r.metas.remove(cs.meta.key) // the table changed under the cached metadata
 	}

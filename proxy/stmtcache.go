@@ -14,8 +14,7 @@ type stmtMeta struct {
 	db      string // default database at prepare time (names resolve in it)
 	columns uint16
 	params  uint16
-	// diagnostics: the statement reads the diagnostics area (SHOW WARNINGS, @@warning_count).
-	diagnostics bool
+	query   []byte // text, for analyze at each EXECUTE
 	// defs are the payloads that follow the OK: parameter definitions and EOF, then column
 	// definitions and EOF (each part present only when its count is not zero).
 	defs [][]byte
