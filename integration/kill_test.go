@@ -25,13 +25,12 @@ func TestKillByProxyConnectionID(t *testing.T) {
 	mustWork(t, "a", a)
 
 	done := make(chan time.Duration, 1)
-	go func() {
+	aID := startStatement(t, in, func() {
 		start := time.Now()
 		var v int
 		_ = a.QueryRowContext(context.Background(), "SELECT SLEEP(10)").Scan(&v)
 		done <- time.Since(start)
-	}()
-	aID := activeSession(t, in)
+	})
 	// Kill it once it runs on a server thread (TestKillQueryBeforeTheStatementRuns covers the
 	// time before).
 	waitOnServer(t, "SELECT SLEEP(10)")
@@ -71,11 +70,10 @@ func TestKillQueryBeforeTheStatementRuns(t *testing.T) {
 	mustExec(t, holder, "INSERT INTO kill_pending VALUES (1)") // holds the only connection
 
 	done := make(chan error, 1)
-	go func() {
+	aID := startStatement(t, in, func() {
 		_, err := a.ExecContext(context.Background(), "INSERT INTO kill_pending VALUES (2)")
 		done <- err
-	}()
-	aID := activeSession(t, in)
+	})
 	mustExec(t, killer, fmt.Sprintf("KILL QUERY %d", aID)) // would wait 20 s if it needed a connection
 	select {
 	case err := <-done:
@@ -93,19 +91,25 @@ func TestKillQueryBeforeTheStatementRuns(t *testing.T) {
 	}
 }
 
-// activeSession waits for the one session of in that runs a command and returns its id.
-func activeSession(t *testing.T, in *proxy.Instance) uint32 {
+// startStatement runs statement (one client's) in a goroutine once every session of in is idle,
+// and returns the id of the session that then runs a command: the statement's. (A session shows
+// active a moment after its client has the answer.)
+func startStatement(t *testing.T, in *proxy.Instance, statement func()) uint32 {
 	t.Helper()
-	var id uint32
-	if !waitUntil(func() bool {
+	active := func() (uint32, bool) {
 		for _, s := range in.Router().Sessions() {
 			if s.State == "active" {
-				id = s.ID
-				return true
+				return s.ID, true
 			}
 		}
-		return false
-	}) {
+		return 0, false
+	}
+	if !waitUntil(func() bool { _, busy := active(); return !busy }) {
+		t.Fatal("a session stayed active")
+	}
+	go statement()
+	var id uint32
+	if !waitUntil(func() bool { var ok bool; id, ok = active(); return ok }) {
 		t.Fatal("client A's statement never showed as active")
 	}
 	return id
