@@ -2,6 +2,7 @@ package frontend
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"net"
 	"sync/atomic"
@@ -38,7 +39,7 @@ func (c *limitConn) Write(p []byte) (int, error) {
 			hi := lo + 2 + 1 + 2
 			if hi+2 <= len(p) {
 				b := append([]byte(nil), p...)
-				putLE32(b[idAt:], c.id)
+				binary.LittleEndian.PutUint32(b[idAt:], c.id)
 				caps := uint32(b[lo]) | uint32(b[lo+1])<<8 | uint32(b[hi])<<16 | uint32(b[hi+1])<<24
 				caps |= uint32(c.addCaps)
 				b[lo], b[lo+1], b[hi], b[hi+1] = byte(caps), byte(caps>>8), byte(caps>>16), byte(caps>>24)
@@ -65,7 +66,3 @@ func (c *limitConn) Read(p []byte) (int, error) {
 }
 
 func (c *limitConn) lift() { c.lifted.Store(true) }
-
-func putLE32(b []byte, v uint32) {
-	b[0], b[1], b[2], b[3] = byte(v), byte(v>>8), byte(v>>16), byte(v>>24)
-}

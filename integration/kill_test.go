@@ -25,24 +25,12 @@ func TestKillByProxyConnectionID(t *testing.T) {
 	mustWork(t, "a", a)
 
 	done := make(chan time.Duration, 1)
-	aID := startStatement(t, in, func() {
-		start := time.Now()
-		var v int
-		_ = a.QueryRowContext(context.Background(), "SELECT SLEEP(10)").Scan(&v)
-		done <- time.Since(start)
-	})
+	aID := startStatement(t, in, func() { sleep10(a, done) })
 	// Kill it once it runs on a server thread (TestKillQueryBeforeTheStatementRuns covers the
 	// time before).
-	waitOnServer(t, "SELECT SLEEP(10)")
+	waitOnServer(t, sleep10Query)
 	mustExec(t, b, fmt.Sprintf("KILL QUERY %d", aID))
-	select {
-	case d := <-done:
-		if d > 5*time.Second {
-			t.Fatalf("the killed statement ran %v", d)
-		}
-	case <-time.After(8 * time.Second):
-		t.Fatal("KILL QUERY did not stop client A's statement")
-	}
+	wantStopped(t, done, "KILL QUERY of client A")
 	mustWork(t, "a after KILL QUERY", a)
 	mustWork(t, "the bystander", bystander)
 
@@ -115,6 +103,30 @@ func startStatement(t *testing.T, in *proxy.Instance, statement func()) uint32 {
 	return id
 }
 
+// sleep10Query is a statement that runs until killed (10 s).
+const sleep10Query = "SELECT SLEEP(10)"
+
+// sleep10 runs sleep10Query on c and sends how long it took to done.
+func sleep10(c *sql.Conn, done chan<- time.Duration) {
+	start := time.Now()
+	var v int
+	_ = c.QueryRowContext(context.Background(), sleep10Query).Scan(&v)
+	done <- time.Since(start)
+}
+
+// wantStopped fails the test unless the sleep10 reporting to done was cut short by the kill.
+func wantStopped(t *testing.T, done <-chan time.Duration, kill string) {
+	t.Helper()
+	select {
+	case d := <-done:
+		if d > 5*time.Second {
+			t.Fatalf("%s: the statement ran %v", kill, d)
+		}
+	case <-time.After(8 * time.Second):
+		t.Fatalf("%s did not stop the statement", kill)
+	}
+}
+
 // waitOnServer waits until a server thread runs the statement q.
 func waitOnServer(t *testing.T, q string) {
 	t.Helper()
@@ -144,26 +156,14 @@ func TestKillServerThreadID(t *testing.T) {
 	}
 
 	done := make(chan time.Duration, 1)
-	go func() {
-		start := time.Now()
-		var v int
-		_ = a.QueryRowContext(context.Background(), "SELECT SLEEP(10)").Scan(&v)
-		done <- time.Since(start)
-	}()
-	waitOnServer(t, "SELECT SLEEP(10)")
-	tid := mustInt(t, b, "SELECT ID FROM information_schema.PROCESSLIST WHERE INFO = 'SELECT SLEEP(10)'")
+	go sleep10(a, done)
+	waitOnServer(t, sleep10Query)
+	tid := mustInt(t, b, "SELECT ID FROM information_schema.PROCESSLIST WHERE INFO = ?", sleep10Query)
 	if tid >= frontend.ClientIDBase {
 		t.Fatalf("server thread id %d is not below %d", tid, frontend.ClientIDBase)
 	}
 	mustExec(t, b, fmt.Sprintf("KILL QUERY %d", tid))
-	select {
-	case d := <-done:
-		if d > 5*time.Second {
-			t.Fatalf("the killed statement ran %v", d)
-		}
-	case <-time.After(8 * time.Second):
-		t.Fatal("KILL QUERY of the server thread did not stop client A's statement")
-	}
+	wantStopped(t, done, "KILL QUERY of the server thread running client A's statement")
 	mustWork(t, "a after KILL QUERY", a)
 
 	mustExec(t, c, "BEGIN") // keeps c on one server thread

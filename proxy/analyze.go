@@ -57,7 +57,12 @@ func (p *parsers) parse(sql string) (ast.StmtNode, error) {
 // database is db; hasTemp says whether the session has temporary tables (only then is DROP
 // parsed).
 func (p *parsers) analyze(q []byte, db string, hasTemp bool) plan {
-	info := classify(q)
+	return p.planFor(classify(q), q, db, hasTemp)
+}
+
+// planFor is analyze for a statement already classified as info (a prepared statement's, at
+// each EXECUTE).
+func (p *parsers) planFor(info stmtInfo, q []byte, db string, hasTemp bool) plan {
 	pl := plan{info: info}
 	if info.has(featMulti) {
 		// Each statement's effects cannot be followed; the server's state-change report decides.

@@ -171,6 +171,7 @@ func (s *Session) prepareOn(be *backend.Conn, key, text, db string) (*stmtMeta, 
 	}
 	meta.key, meta.text, meta.db = key, text, db
 	meta.query = []byte(text)
+	meta.info = classify(meta.query)
 	meta.size += len(text)
 	for _, old := range be.Stmts.Put(key, id) {
 		if err := be.Command(closeStmt(old)); err != nil {
@@ -278,7 +279,7 @@ func (s *Session) stmtExecute(pkt []byte) error {
 	// a user variable written, a temporary table pin as they would in a COM_QUERY, since the
 	// server reports nothing at the end of a result set. One that reads LAST_INSERT_ID() or
 	// the diagnostics area must see the session's, not another client's.
-	pl := s.r.parsers.analyze(cs.meta.query, cs.meta.db, len(s.tempTables) > 0 || s.tempUnknown)
+	pl := s.r.parsers.planFor(cs.meta.info, cs.meta.query, cs.meta.db, len(s.tempTables) > 0 || s.tempUnknown)
 	be, err := s.acquire(pl.info.has(featLastInsertID), pl.info.has(featDiagnostics) && s.pins&PinWarnings == 0)
 	if err != nil {
 		s.c.Seq = 1

@@ -14,7 +14,8 @@ type stmtMeta struct {
 	db      string // default database at prepare time (names resolve in it)
 	columns uint16
 	params  uint16
-	query   []byte // text, for analyze at each EXECUTE
+	query   []byte   // text, for the plan of each EXECUTE
+	info    stmtInfo // the text classified once
 	// defs are the payloads that follow the OK: parameter definitions and EOF, then column
 	// definitions and EOF (each part present only when its count is not zero).
 	defs [][]byte
