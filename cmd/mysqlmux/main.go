@@ -15,6 +15,7 @@ import (
 
 	"github.com/mysqlmux/mysqlmux/admin"
 	"github.com/mysqlmux/mysqlmux/config"
+	"github.com/mysqlmux/mysqlmux/doctor"
 	"github.com/mysqlmux/mysqlmux/internal/fdlimit"
 	"github.com/mysqlmux/mysqlmux/proxy"
 )
@@ -24,10 +25,18 @@ func main() {
 }
 
 func run() int {
+	if len(os.Args) > 1 && os.Args[1] == "doctor" {
+		return doctor.Main(os.Args[2:], os.Stdout, os.Stderr)
+	}
 	path := flag.String("config", "", "path to the TOML configuration file (required)")
 	check := flag.Bool("check", false, "validate the configuration and exit (0 valid, 1 invalid)")
 	level := flag.String("log-level", "info", "log level: debug, info, warn, error")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile to this file until the proxy stops")
+	flag.Usage = func() {
+		fmt.Fprintf(flag.CommandLine.Output(), "usage: mysqlmux -config PATH [-check] [flags]\n"+
+			"       mysqlmux doctor -h   (diagnose ERROR 1040 on a MySQL/MariaDB server)\n\n")
+		flag.PrintDefaults()
+	}
 	flag.Parse()
 	if *path == "" {
 		fmt.Fprintln(os.Stderr, "mysqlmux: -config PATH is required")

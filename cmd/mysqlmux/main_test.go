@@ -18,18 +18,29 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
+// mysqlmux runs this binary's main with args and returns its output, stdout then stderr, and
+// its exit status.
 func mysqlmux(t *testing.T, args ...string) (string, int) {
+	t.Helper()
+	stdout, stderr, code := runMain(t, args...)
+	return stdout + stderr, code
+}
+
+// runMain runs this binary's main with args and returns what it wrote to stdout and to stderr,
+// and its exit status.
+func runMain(t *testing.T, args ...string) (stdout, stderr string, code int) {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], append([]string{"-test.run=^$"}, args...)...)
 	cmd.Env = append(os.Environ(), "MYSQLMUX_RUN_MAIN=1")
-	out, err := cmd.CombinedOutput()
-	code := 0
+	var out, errOut strings.Builder
+	cmd.Stdout, cmd.Stderr = &out, &errOut
+	err := cmd.Run()
 	if ee, ok := err.(*exec.ExitError); ok {
 		code = ee.ExitCode()
 	} else if err != nil {
 		t.Fatal(err)
 	}
-	return string(out), code
+	return out.String(), errOut.String(), code
 }
 
 func TestCheck(t *testing.T) {
