@@ -63,10 +63,10 @@ func propose(base config.Config, reports []Report, files fdlimit.Limits, fromCon
 		limit := time.Duration(*recWait) * time.Second
 		if idle := c.Pool.IdleTimeout.Duration; idle == 0 || idle >= limit {
 			c.Pool.IdleTimeout.Duration = min(maxPoolIdle, limit/2)
-			p.why = append(p.why, fmt.Sprintf("pool.idle_timeout = %s: half the servers' wait_timeout %s, so a server never closes a pooled connection first",
+			p.why = append(p.why, fmt.Sprintf("pool.idle_timeout = %s: half the servers' wait_timeout (as recommended) %s, so a server never closes a pooled connection first",
 				c.Pool.IdleTimeout, limit))
 		} else {
-			p.why = append(p.why, fmt.Sprintf("pool.idle_timeout = %s: below the servers' wait_timeout %s, so a server never closes a pooled connection first",
+			p.why = append(p.why, fmt.Sprintf("pool.idle_timeout = %s: below the servers' wait_timeout (as recommended) %s, so a server never closes a pooled connection first",
 				c.Pool.IdleTimeout, limit))
 		}
 	}

@@ -124,17 +124,25 @@ func (p *printer) server(r Report) {
 	}
 
 	p.f("\nRecommendation for this server\n")
-	p.f("  max_connections = %d   (SET GLOBAL max_connections = %d, and in the server's option file)\n", r.RecommendedMaxConnections, r.RecommendedMaxConnections)
-	if r.RecommendedWaitTimeout != nil {
-		p.f("  wait_timeout = %d   (SET GLOBAL wait_timeout = %d, and in the server's option file)\n", *r.RecommendedWaitTimeout, *r.RecommendedWaitTimeout)
-	} else {
-		p.f("  wait_timeout: unknown\n")
-	}
+	p.setting("max_connections", r.MaxConnections, &r.RecommendedMaxConnections)
+	p.setting("wait_timeout", r.WaitTimeout, r.RecommendedWaitTimeout)
 	p.f("  mysqlmux cap for this server: %d\n", r.RecommendedPoolMaxConnections)
 	for _, why := range r.Why {
 		p.f("  - %s\n", why)
 	}
 	p.f("\n")
+}
+
+// setting prints a recommended server variable and how to set it, or that it stays.
+func (p *printer) setting(name string, now, rec *int64) {
+	switch {
+	case rec == nil:
+		p.f("  %s: unknown\n", name)
+	case now != nil && *now == *rec:
+		p.f("  %s = %d (keep)\n", name, *rec)
+	default:
+		p.f("  %s = %d (from %s): SET GLOBAL %s = %d, and in the server's option file\n", name, *rec, n(now), name, *rec)
+	}
 }
 
 // memoryRows appends a memory sum and its terms to rows.
