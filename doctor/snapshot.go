@@ -59,89 +59,84 @@ func Gather(ctx context.Context, conn *sql.Conn) (*Snapshot, error) {
 	return s, nil
 }
 
-// readPairs reads a two-column SHOW (name, value) into a map keyed by lower-cased name.
-func readPairs(ctx context.Context, conn *sql.Conn, query string) (map[string]string, error) {
+// each runs query and calls row for every row it returns, at most maxRows of them.
+func each(ctx context.Context, conn *sql.Conn, query string, row func(*sql.Rows) error) error {
 	rows, err := conn.QueryContext(ctx, query)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", query, err)
+		return fmt.Errorf("%s: %w", query, err)
 	}
 	defer rows.Close()
-	m := make(map[string]string)
-	for rows.Next() {
-		if len(m) >= maxRows {
-			return nil, fmt.Errorf("%s: more than %d rows", query, maxRows)
+	for n := 0; rows.Next(); n++ {
+		if n == maxRows {
+			return fmt.Errorf("%s: more than %d rows", query, maxRows)
 		}
+		if err := row(rows); err != nil {
+			return fmt.Errorf("%s: %w", query, err)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("%s: %w", query, err)
+	}
+	return nil
+}
+
+// readPairs reads a two-column SHOW (name, value) into a map keyed by lower-cased name.
+func readPairs(ctx context.Context, conn *sql.Conn, query string) (map[string]string, error) {
+	m := make(map[string]string)
+	err := each(ctx, conn, query, func(rows *sql.Rows) error {
 		var name string
 		var value sql.NullString
 		if err := rows.Scan(&name, &value); err != nil {
-			return nil, fmt.Errorf("%s: %w", query, err)
+			return err
 		}
 		m[strings.ToLower(name)] = value.String
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("%s: %w", query, err)
-	}
-	return m, nil
+		return nil
+	})
+	return m, err
 }
 
 // readColumn reads the first column of every row.
 func readColumn(ctx context.Context, conn *sql.Conn, query string) ([]string, error) {
-	rows, err := conn.QueryContext(ctx, query)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", query, err)
-	}
-	defer rows.Close()
 	var out []string
-	for rows.Next() {
-		if len(out) >= maxRows {
-			return nil, fmt.Errorf("%s: more than %d rows", query, maxRows)
-		}
+	err := each(ctx, conn, query, func(rows *sql.Rows) error {
 		var v string
-		if err := rows.Scan(&v); err != nil {
-			return nil, fmt.Errorf("%s: %w", query, err)
-		}
+		err := rows.Scan(&v)
 		out = append(out, v)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("%s: %w", query, err)
-	}
-	return out, nil
+		return err
+	})
+	return out, err
 }
 
-// readProcesses reads SHOW PROCESSLIST by column name: MariaDB adds a Progress column, and
-// the plain (not FULL) form keeps Info short, which the doctor does not read anyway.
+// readProcesses reads SHOW PROCESSLIST by column name: MariaDB adds a Progress column. The
+// plain (not FULL) form keeps Info short; the doctor does not read it anyway.
 func readProcesses(ctx context.Context, conn *sql.Conn) ([]Process, error) {
-	const query = "SHOW PROCESSLIST"
-	rows, err := conn.QueryContext(ctx, query)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", query, err)
-	}
-	defer rows.Close()
-	cols, err := rows.Columns()
-	if err != nil {
-		return nil, err
-	}
-	idx := map[string]int{}
-	for i, c := range cols {
-		idx[strings.ToLower(c)] = i
-	}
-	for _, want := range []string{"id", "user", "host", "command", "time"} {
-		if _, ok := idx[want]; !ok {
-			return nil, fmt.Errorf("%s: no %s column in %v", query, want, cols)
-		}
-	}
-	vals := make([]sql.NullString, len(cols))
-	ptrs := make([]any, len(cols))
-	for i := range vals {
-		ptrs[i] = &vals[i]
-	}
 	var out []Process
-	for rows.Next() {
-		if len(out) >= maxRows {
-			return nil, fmt.Errorf("%s: more than %d rows", query, maxRows)
+	var idx map[string]int
+	var vals []sql.NullString
+	var ptrs []any
+	err := each(ctx, conn, "SHOW PROCESSLIST", func(rows *sql.Rows) error {
+		if idx == nil {
+			cols, err := rows.Columns()
+			if err != nil {
+				return err
+			}
+			idx = map[string]int{}
+			for i, c := range cols {
+				idx[strings.ToLower(c)] = i
+			}
+			for _, want := range []string{"id", "user", "host", "command", "time"} {
+				if _, ok := idx[want]; !ok {
+					return fmt.Errorf("no %s column in %v", want, cols)
+				}
+			}
+			vals = make([]sql.NullString, len(cols))
+			ptrs = make([]any, len(cols))
+			for i := range vals {
+				ptrs[i] = &vals[i]
+			}
 		}
 		if err := rows.Scan(ptrs...); err != nil {
-			return nil, fmt.Errorf("%s: %w", query, err)
+			return err
 		}
 		id, _ := strconv.ParseInt(vals[idx["id"]].String, 10, 64)
 		secs, _ := strconv.ParseInt(vals[idx["time"]].String, 10, 64)
@@ -152,11 +147,9 @@ func readProcesses(ctx context.Context, conn *sql.Conn) ([]Process, error) {
 			Command: vals[idx["command"]].String,
 			Time:    secs,
 		})
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("%s: %w", query, err)
-	}
-	return out, nil
+		return nil
+	})
+	return out, err
 }
 
 // globalGrant matches the privilege list of a GRANT on *.*, as SHOW GRANTS prints it.
