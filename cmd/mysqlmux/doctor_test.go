@@ -184,6 +184,17 @@ func doctorConfig(t *testing.T, srv *mariadbtest.Server) {
 	if int64(cfg.Backends[0].Cap(cfg.Pool)) != cap || len(cfg.Users) != 3 {
 		t.Errorf("proposal: cap %d, %d users; want %d, the configuration's 3", cfg.Backends[0].Cap(cfg.Pool), len(cfg.Users), cap)
 	}
+
+	text, stderr, code := runMain(t, "doctor", "-config", path, "-ram", "8GiB")
+	if code != 0 {
+		t.Fatalf("doctor exit %d: %s", code, stderr)
+	}
+	for _, want := range []string{"login as app: ok", "login as ghost: FAILED", "Raise max_connections to 42"} {
+		if !strings.Contains(text, want) {
+			t.Errorf("report lacks %q", want)
+		}
+	}
+	t.Logf("report:\n%s", text)
 }
 
 // checkProposal checks a proposed configuration with the config package and with `mysqlmux
