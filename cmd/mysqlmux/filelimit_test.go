@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -26,8 +25,7 @@ func TestFileLimitWarning(t *testing.T) {
 		}
 	}
 	write(100)
-	cmd := exec.Command(os.Args[0], "-test.run=^$", "-config", path)
-	cmd.Env = append(os.Environ(), "MYSQLMUX_RUN_MAIN=1")
+	cmd := mainCommand("-config", path)
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)

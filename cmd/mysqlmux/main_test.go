@@ -26,12 +26,19 @@ func mysqlmux(t *testing.T, args ...string) (string, int) {
 	return stdout + stderr, code
 }
 
+// mainCommand returns a command that runs this binary's main with args. Under -race a process
+// sleeps a second at exit unless told otherwise; these tests start many.
+func mainCommand(args ...string) *exec.Cmd {
+	cmd := exec.Command(os.Args[0], append([]string{"-test.run=^$"}, args...)...)
+	cmd.Env = append(os.Environ(), "MYSQLMUX_RUN_MAIN=1", "GORACE="+os.Getenv("GORACE")+" atexit_sleep_ms=0")
+	return cmd
+}
+
 // runMain runs this binary's main with args and returns what it wrote to stdout and to stderr,
 // and its exit status.
 func runMain(t *testing.T, args ...string) (stdout, stderr string, code int) {
 	t.Helper()
-	cmd := exec.Command(os.Args[0], append([]string{"-test.run=^$"}, args...)...)
-	cmd.Env = append(os.Environ(), "MYSQLMUX_RUN_MAIN=1")
+	cmd := mainCommand(args...)
 	var out, errOut strings.Builder
 	cmd.Stdout, cmd.Stderr = &out, &errOut
 	err := cmd.Run()
