@@ -1,4 +1,4 @@
-# mysqlmux — see /work/shared/CONTRACT.md for what these targets promise.
+# mysqlmux — see ../shared/CONTRACT.md for what these targets promise.
 SHELL := /usr/bin/env bash
 .SHELLFLAGS := -euo pipefail -c
 

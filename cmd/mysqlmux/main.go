@@ -15,6 +15,8 @@ import (
 
 	"github.com/mysqlmux/mysqlmux/admin"
 	"github.com/mysqlmux/mysqlmux/config"
+	"github.com/mysqlmux/mysqlmux/doctor"
+	"github.com/mysqlmux/mysqlmux/internal/fdlimit"
 	"github.com/mysqlmux/mysqlmux/proxy"
 )
 
@@ -23,10 +25,18 @@ func main() {
 }
 
 func run() int {
+	if len(os.Args) > 1 && os.Args[1] == "doctor" {
+		return doctor.Main(os.Args[2:], os.Stdout, os.Stderr)
+	}
 	path := flag.String("config", "", "path to the TOML configuration file (required)")
 	check := flag.Bool("check", false, "validate the configuration and exit (0 valid, 1 invalid)")
 	level := flag.String("log-level", "info", "log level: debug, info, warn, error")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile to this file until the proxy stops")
+	flag.Usage = func() {
+		fmt.Fprintf(flag.CommandLine.Output(), "usage: mysqlmux -config PATH [-check] [flags]\n"+
+			"       mysqlmux doctor -h   (diagnose ERROR 1040 on a MySQL/MariaDB server)\n\n")
+		flag.PrintDefaults()
+	}
 	flag.Parse()
 	if *path == "" {
 		fmt.Fprintln(os.Stderr, "mysqlmux: -config PATH is required")
@@ -60,12 +70,18 @@ func run() int {
 		}
 		defer pprof.StopCPUProfile()
 	}
+	// Registered before the proxy starts, so that a SIGHUP sent while it starts is a reload
+	// once it runs rather than the default action, which ends the process.
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
+	files := raiseFileLimit(log)
+	warnFileLimit(log, cfg, files)
 	in, err := proxy.Start(cfg, log)
 	if err != nil {
 		log.Error("cannot start", "err", err)
 		return 1
 	}
-	rt := &running{path: *path, in: in, log: log, cfg: cfg}
+	rt := &running{path: *path, in: in, log: log, files: files, cfg: cfg}
 	var adm *admin.Server
 	if cfg.Admin.Listen != "" || cfg.Admin.HTTPListen != "" {
 		adm, err = admin.Start(cfg.Admin, in, rt.reload, rt.config, log)
@@ -75,8 +91,6 @@ func run() int {
 			return 1
 		}
 	}
-	sigs := make(chan os.Signal, 1)
-	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
 	for sig := range sigs {
 		if sig == syscall.SIGHUP {
 			if err := rt.reload(); err != nil {
@@ -113,12 +127,33 @@ func shutdown(in *proxy.Instance, cfg *config.Config, log *slog.Logger) error {
 	return err
 }
 
+// raiseFileLimit raises the open-files soft limit to the hard limit: every client and every
+// backend connection is a descriptor.
+func raiseFileLimit(log *slog.Logger) fdlimit.Limits {
+	lim, err := fdlimit.Raise()
+	if err != nil {
+		log.Warn("cannot raise the open-files soft limit to the hard limit", "err", err, "soft", lim.Soft, "hard", lim.Hard)
+	}
+	return lim
+}
+
+// warnFileLimit warns when cfg allows more connections than the open-files limit: past it,
+// accepts fail (clients get a refused or reset connection, not ERROR 1040) and so do backend dials.
+func warnFileLimit(log *slog.Logger, cfg *config.Config, lim fdlimit.Limits) {
+	if need := fdlimit.Need(cfg); need > lim.Soft {
+		log.Warn("open-files limit too low for this configuration: raise the hard limit (ulimit -Hn, systemd LimitNOFILE=) or lower proxy.max_client_connections",
+			"limit", lim.Soft, "need", need, "max_client_connections", cfg.Proxy.MaxClientConnections,
+			"backend_caps", fdlimit.BackendCaps(cfg), "reserve", fdlimit.Reserve)
+	}
+}
+
 // running is the proxy as configured now: SIGHUP and the admin console's RELOAD both go through
 // reload, one at a time.
 type running struct {
-	path string
-	in   *proxy.Instance
-	log  *slog.Logger
+	path  string
+	in    *proxy.Instance
+	log   *slog.Logger
+	files fdlimit.Limits // the open-files limits set at start
 
 	mu  sync.Mutex
 	cfg *config.Config // the configuration in force; replaced by a successful reload
@@ -136,6 +171,7 @@ func (r *running) reload() error {
 	if err := r.in.Reload(ncfg); err != nil {
 		return err
 	}
+	warnFileLimit(r.log, ncfg, r.files)
 	if ncfg.Admin != r.cfg.Admin {
 		r.log.Warn("[admin] changes take effect at restart; the admin listeners keep their settings")
 	}

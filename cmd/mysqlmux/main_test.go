@@ -18,18 +18,36 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
+// mysqlmux runs this binary's main with args and returns its output, stdout then stderr, and
+// its exit status.
 func mysqlmux(t *testing.T, args ...string) (string, int) {
 	t.Helper()
+	stdout, stderr, code := runMain(t, args...)
+	return stdout + stderr, code
+}
+
+// mainCommand returns a command that runs this binary's main with args. Under -race a process
+// sleeps a second at exit unless told otherwise; these tests start many.
+func mainCommand(args ...string) *exec.Cmd {
 	cmd := exec.Command(os.Args[0], append([]string{"-test.run=^$"}, args...)...)
-	cmd.Env = append(os.Environ(), "MYSQLMUX_RUN_MAIN=1")
-	out, err := cmd.CombinedOutput()
-	code := 0
+	cmd.Env = append(os.Environ(), "MYSQLMUX_RUN_MAIN=1", "GORACE="+os.Getenv("GORACE")+" atexit_sleep_ms=0")
+	return cmd
+}
+
+// runMain runs this binary's main with args and returns what it wrote to stdout and to stderr,
+// and its exit status.
+func runMain(t *testing.T, args ...string) (stdout, stderr string, code int) {
+	t.Helper()
+	cmd := mainCommand(args...)
+	var out, errOut strings.Builder
+	cmd.Stdout, cmd.Stderr = &out, &errOut
+	err := cmd.Run()
 	if ee, ok := err.(*exec.ExitError); ok {
 		code = ee.ExitCode()
 	} else if err != nil {
 		t.Fatal(err)
 	}
-	return string(out), code
+	return out.String(), errOut.String(), code
 }
 
 func TestCheck(t *testing.T) {
