@@ -3,6 +3,7 @@
 package backend
 
 import (
+	"bytes"
 	"cmp"
 	"context"
 	"crypto/tls"
@@ -51,6 +52,8 @@ type Conn struct {
 	Key Key
 	// Caps are the capabilities negotiated at login.
 	Caps wire.Capability
+	// Version is the server's version string from its handshake.
+	Version string
 
 	// DB is the default database. Set at login, then by the borrowing session from each response
 	// (session tracking reports every change, so it is authoritative).
@@ -200,6 +203,7 @@ func (d *Dialer) Dial(ctx context.Context, key Key, db string) (*Conn, error) {
 		ThreadID: cc.GetConnectionID(),
 		Key:      key,
 		Caps:     caps,
+		Version:  cc.GetServerVersion(),
 		DB:       db,
 		initSQL:  d.InitSQL,
 		Stmts:    NewStmtCache(cmp.Or(d.MaxStmts, 128)),
@@ -335,45 +339,103 @@ func SetOptionCommand(on bool) []byte {
 // QueryValue runs a query returning one row of one column and returns it as text; null reports
 // SQL NULL. For the proxy's own small checks, not for client statements.
 func (c *Conn) QueryValue(query string) (value string, null bool, err error) {
+	seen := false
+	err = c.QueryRows(query, func(row []*string) error {
+		if !seen && len(row) > 0 {
+			seen = true
+			if row[0] == nil {
+				null = true
+			} else {
+				value = *row[0]
+			}
+		}
+		return nil
+	})
+	return value, null, err
+}
+
+// QueryRows runs a query of the proxy's own and calls fn with each row, its columns as text (nil
+// for SQL NULL). The whole result is read even when fn fails, so the connection stays usable;
+// fn's first error is returned.
+func (c *Conn) QueryRows(query string, fn func(row []*string) error) error {
 	if err := c.Command(append([]byte{byte(wire.ComQuery)}, query...)); err != nil {
-		return "", false, err
+		return err
 	}
 	if err := c.Flush(); err != nil {
-		return "", false, err
+		return err
 	}
+	_, err := c.ReadRows(func(_ []wire.Column, row []*string) error { return fn(row) })
+	return err
+}
+
+// ReadRows reads the text result set that answers a query of the proxy's own, calling fn with
+// the column definitions and each row (nil for SQL NULL), and returns the status of its end. The
+// whole result is read even when fn fails; fn's first error is returned. An ERR is a
+// *wire.Error.
+func (c *Conn) ReadRows(fn func(cols []wire.Column, row []*string) error) (wire.Status, error) {
+	c.Seq = 1
 	p, err := c.ReadPacket(wire.MaxPayload)
 	if err != nil {
-		return "", false, err
+		return 0, err
 	}
-	if p[0] == wire.HeaderErr {
+	switch p[0] {
+	case wire.HeaderErr:
 		e, _ := wire.ParseErr(p)
-		return "", false, e
+		return 0, e
+	case wire.HeaderOK:
+		return 0, fmt.Errorf("%w: no result set", wire.ErrMalformed)
 	}
-	if p[0] == wire.HeaderOK {
-		return "", false, fmt.Errorf("%w: no result set for %q", wire.ErrMalformed, query)
-	}
-	// Column definitions until EOF, then rows until EOF; keep the first row's first column.
-	for eofs, rows := 0, 0; eofs < 2; {
+	var cols []wire.Column
+	var fnErr error
+	for eofs := 0; ; {
 		p, err := c.ReadPacket(wire.MaxPayload)
 		if err != nil {
-			return "", false, err
+			return 0, err
 		}
 		switch {
 		case p[0] == wire.HeaderErr:
 			e, _ := wire.ParseErr(p)
-			return "", false, e
+			return 0, e
 		case wire.IsEOF(p):
-			eofs++
-		case eofs == 1 && rows == 0:
-			rows++
-			if p[0] == 0xfb {
-				null = true
-			} else if v, _, perr := wire.ReadLenencString(p); perr == nil {
-				value = string(v)
+			if eofs++; eofs == 2 {
+				_, st := wire.EOFStatus(p)
+				return st, fnErr
 			}
+		case eofs == 0:
+			col, err := wire.ParseColumn(p)
+			if err != nil {
+				return 0, err
+			}
+			col.Name = bytes.Clone(col.Name)
+			cols = append(cols, col)
+		case fnErr == nil:
+			row, err := textRow(p)
+			if err != nil {
+				return 0, err
+			}
+			fnErr = fn(cols, row)
 		}
 	}
-	return value, null, nil
+}
+
+// textRow decodes a text-protocol row.
+func textRow(p []byte) ([]*string, error) {
+	var row []*string
+	for len(p) > 0 {
+		if p[0] == 0xfb {
+			row = append(row, nil)
+			p = p[1:]
+			continue
+		}
+		v, n, err := wire.ReadLenencString(p)
+		if err != nil {
+			return nil, err
+		}
+		s := string(v)
+		row = append(row, &s)
+		p = p[n:]
+	}
+	return row, nil
 }
 
 // Network is how a backend address is dialled: an absolute path names a Unix socket (a server

@@ -21,8 +21,8 @@ import (
 // stored procedures) and variables no fixed list would name.
 
 // TestStateMultiStatementTempTable: `SELECT 1; CREATE TEMPORARY TABLE t (a int)` escapes a
-// prefix match; the server's state-change report pins the session, and the table stays usable
-// by its owner only. Clients are go-sql-driver with multiStatements=true, which asks for
+// prefix match; every statement of a multi-statement is read, so the temporary table pins the
+// session, and the table stays usable by its owner only. Clients are go-sql-driver with multiStatements=true, which asks for
 // CLIENT_MULTI_STATEMENTS only if the server's handshake offers it.
 func TestStateMultiStatementTempTable(t *testing.T) {
 	mariadbtest.Need(t, db)
@@ -41,7 +41,7 @@ func TestStateMultiStatementTempTable(t *testing.T) {
 		return wantStrings(ctx, c, "SELECT 1", "1")
 	})
 	mustExec(t, a, "SELECT 1; CREATE TEMPORARY TABLE state_mst (a INT)")
-	wantPinned(t, in, "after SELECT 1; CREATE TEMPORARY TABLE", "untracked_state", 1)
+	wantPinned(t, in, "after SELECT 1; CREATE TEMPORARY TABLE", "temp_table", 1)
 	for r := range 10 {
 		_, err := a.ExecContext(context.Background(), "INSERT INTO state_mst VALUES (?)", r)
 		if err != nil {
@@ -202,7 +202,7 @@ func TestStateMultiStatementTempTableRaw(t *testing.T) {
 	if err := rawMulti(a, "SELECT 1; CREATE TEMPORARY TABLE state_mst (a INT)"); err != nil {
 		t.Fatalf("SELECT 1; CREATE TEMPORARY TABLE through the proxy: %v", err)
 	}
-	wantPinned(t, in, "after SELECT 1; CREATE TEMPORARY TABLE", "untracked_state", 1)
+	wantPinned(t, in, "after SELECT 1; CREATE TEMPORARY TABLE", "temp_table", 1)
 	for r := range 10 {
 		mustRawExec(t, a, fmt.Sprintf("INSERT INTO state_mst VALUES (%d)", r))
 		if v := mustRawValues(t, a, "SELECT COUNT(*) FROM state_mst"); v[0] != fmt.Sprint(r+1) {

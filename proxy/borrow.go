@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"strconv"
@@ -27,7 +28,7 @@ func connState(c *backend.Conn) *sessionState {
 }
 
 // acquire returns the connection the next command runs on, with the session's state applied.
-func (s *Session) acquire(needLastInsertID, clearDiag bool) (*backend.Conn, error) {
+func (s *Session) acquire(needLastInsertID bool) (*backend.Conn, error) {
 	if s.be == nil {
 		s.r.waitGate()
 		want := backend.Want{Key: s.key, DB: s.db, State: anyState(s.state), Abort: s.killWait}
@@ -51,10 +52,12 @@ func (s *Session) acquire(needLastInsertID, clearDiag bool) (*backend.Conn, erro
 		s.be = c
 		s.held.Store(c)
 	}
-	if err := s.sync(needLastInsertID, clearDiag); err != nil {
+	if err := s.sync(needLastInsertID); err != nil {
 		var se *syncError
 		if errors.As(err, &se) && !se.stateLost {
-			s.releaseIfFree()
+			if err := s.releaseIfFree(); err != nil {
+				s.discardBackend()
+			}
 			return nil, se.err
 		}
 		s.discardBackend()
@@ -73,12 +76,12 @@ type syncError struct {
 func (e *syncError) Error() string { return e.err.Error() }
 func (e *syncError) Unwrap() error { return e.err }
 
-// sync makes the held connection's state equal the session's: default database, variables, the
-// last insert id when the statement reads it, an empty diagnostics area when the statement reads
-// that. The differences go in one round trip.
-func (s *Session) sync(needLastInsertID, clearDiag bool) error {
+// sync makes the held connection's state equal the session's: default database, variables, and
+// the last insert id when the statement reads it and the connection does not hold the session's.
+// The differences go in one round trip.
+func (s *Session) sync(needLastInsertID bool) error {
 	be := s.be
-	var cmds [6][]byte
+	var cmds [5][]byte
 	n := 0
 	if be.MultiStatements != s.multiStmt {
 		cmds[n] = backend.SetOptionCommand(s.multiStmt)
@@ -89,7 +92,7 @@ func (s *Session) sync(needLastInsertID, clearDiag bool) error {
 		n++
 	}
 	if have := connState(be); !sameState(have, s.state) {
-		sys, user := replaySQL(have, s.state)
+		sys, user := replaySQL(have, s.state, s.r.vars.get(s.pool.Addr()).freshValue("sql_mode"))
 		for _, q := range [][]byte{sys, user} {
 			if len(q) > 0 {
 				cmds[n] = append([]byte{byte(wire.ComQuery)}, q...)
@@ -97,14 +100,9 @@ func (s *Session) sync(needLastInsertID, clearDiag bool) error {
 			}
 		}
 	}
-	if needLastInsertID {
-		cmds[n] = strconv.AppendUint(append([]byte{byte(wire.ComQuery)}, "DO LAST_INSERT_ID("...), s.lastInsertID, 10)
+	if needLastInsertID && !s.values.insertIDHere {
+		cmds[n] = strconv.AppendUint(append([]byte{byte(wire.ComQuery)}, "DO LAST_INSERT_ID("...), s.values.insertID, 10)
 		cmds[n] = append(cmds[n], ')')
-		n++
-	}
-	if clearDiag {
-		// Only a statement that uses a table empties the diagnostics area.
-		cmds[n] = append([]byte{byte(wire.ComQuery)}, "DO (SELECT 1 FROM information_schema.CHARACTER_SETS LIMIT 0)"...)
 		n++
 	}
 	if n == 0 {
@@ -145,6 +143,9 @@ func (s *Session) sync(needLastInsertID, clearDiag bool) error {
 		if isInitDB {
 			be.DB = s.db
 		}
+		if bytes.HasPrefix(c[1:], []byte("DO LAST_INSERT_ID(")) {
+			s.values.insertIDHere = true
+		}
 	}
 	if first == nil || !first.stateLost {
 		// Every SET went through (only a COM_INIT_DB may have failed): the connection now
@@ -155,15 +156,6 @@ func (s *Session) sync(needLastInsertID, clearDiag bool) error {
 		return first
 	}
 	return nil
-}
-
-// releaseIfFree gives the held connection back unless the session is pinned.
-func (s *Session) releaseIfFree() {
-	if s.be != nil && canRelease(s.pins) {
-		s.unhold()
-		s.pool.Release(s.be)
-		s.be = nil
-	}
 }
 
 // unhold clears the held connection before it goes back: under killMu, so a KILL QUERY from

@@ -18,6 +18,9 @@ const (
 	codeBackendLost = 2013
 )
 
+// errUnknownCommand answers a command byte the protocol does not have, as MariaDB does.
+var errUnknownCommand = &wire.Error{Code: 1047, SQLState: "08S01", Message: "Unknown command"}
+
 // errInterrupted answers a statement stopped by KILL QUERY before it ran, as the server answers
 // one it stopped.
 var errInterrupted = &wire.Error{Code: 1317, SQLState: "70100", Message: "Query execution was interrupted"}

@@ -52,8 +52,8 @@ func Start(cfg *config.Config, log *slog.Logger) (*Instance, error) {
 	in := &Instance{log: log, cfg: cfg, pools: make(map[string]*backend.Pool), dialers: make(map[string]*backend.Dialer)}
 	in.connectTimeout.Store(int64(cfg.Pool.ConnectTimeout.Duration))
 	in.users = frontend.NewUsers(usersOf(cfg))
-	pools := in.buildPools(cfg)
-	in.router = NewRouter(pools, in.users, routerSettings(cfg), log)
+	in.router = NewRouter(nil, in.users, routerSettings(cfg), log)
+	in.router.SetPools(in.buildPools(cfg))
 
 	version := fallbackVersion
 	ctx, cancel := context.WithTimeout(context.Background(), cfg.Pool.ConnectTimeout.Duration)
@@ -145,7 +145,7 @@ func (in *Instance) buildPools(cfg *config.Config) []*backend.Pool {
 			d := &backend.Dialer{Addr: b.Address, Password: in.users.Password,
 				Timeout: in.connectTimeoutNow, InitSQL: trackingSQL}
 			d.SetTLS(tlsConf)
-			p = backend.NewPool(b.Address, d.Dial, poolSettings(cfg, b))
+			p = backend.NewPool(b.Address, in.router.dialFunc(d), poolSettings(cfg, b))
 			in.dialers[b.Address] = d
 		}
 		keep[b.Address] = p

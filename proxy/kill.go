@@ -84,7 +84,7 @@ func (s *Session) kill(query bool, id uint64) error {
 	}
 	// Borrow first: holding the target's killMu while waiting for a connection could wait on
 	// the target itself, which cannot give its connection back meanwhile.
-	be, err := s.acquire(false, false)
+	be, err := s.acquire(false)
 	if err != nil {
 		s.c.Seq = 1
 		return s.c.WriteError(clientError(err))
@@ -95,7 +95,9 @@ func (s *Session) kill(query bool, id uint64) error {
 	if !target.running || victim == nil {
 		// The statement ended while this session waited for a connection.
 		target.markKilled()
-		s.releaseIfFree()
+		if err := s.releaseIfFree(); err != nil {
+			return s.lost(err)
+		}
 		return s.writeOK(1)
 	}
 	// A round trip on this session's connection, not run1: a KILL cannot itself be killed, and
@@ -106,7 +108,7 @@ func (s *Session) kill(query bool, id uint64) error {
 
 // killServerThread sends KILL [QUERY] id for a server thread id to the session's backend.
 func (s *Session) killServerThread(query bool, id uint64) error {
-	be, err := s.acquire(false, false)
+	be, err := s.acquire(false)
 	if err != nil {
 		s.c.Seq = 1
 		return s.c.WriteError(clientError(err))
@@ -138,7 +140,9 @@ func (s *Session) roundtrip(be *backend.Conn, q string) error {
 	if err != nil && !errors.As(err, &we) {
 		return s.lost(err)
 	}
-	s.releaseIfFree()
+	if err := s.releaseIfFree(); err != nil {
+		return s.lost(err)
+	}
 	if we != nil {
 		s.c.Seq = 1
 		return s.c.WriteError(we)
@@ -182,7 +186,9 @@ func (s *Session) interrupted(be *backend.Conn, pkt []byte) error {
 			return s.lost(err)
 		}
 	}
-	s.releaseIfFree()
+	if err := s.releaseIfFree(); err != nil {
+		return s.lost(err)
+	}
 	s.c.Seq = 1
 	return s.c.WriteError(errInterrupted)
 }

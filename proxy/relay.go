@@ -33,6 +33,11 @@ type outcome struct {
 	warnings    uint16
 	// lastInsertID is from the last OK with a non-zero value.
 	lastInsertID uint64
+	// affectedRows is from the last OK.
+	affectedRows uint64
+	// resultSets counts the result sets; lastRows is the row count of the last one.
+	resultSets int
+	lastRows   int64
 	// schema is the default database the server reported changed (session tracking).
 	schema        string
 	schemaChanged bool
@@ -165,6 +170,7 @@ func (r *relay) ok(pkt []byte, whole bool) (more bool, err error) {
 		return false, backendErr(err)
 	}
 	r.out.status, r.out.statusKnown, r.out.warnings = ok.Status, true, ok.Warnings
+	r.out.affectedRows = ok.AffectedRows
 	if ok.LastInsertID != 0 {
 		r.out.lastInsertID = ok.LastInsertID
 	}
@@ -260,6 +266,7 @@ func (r *relay) results() error {
 		if r.out.status&wire.StatusCursorExists != 0 {
 			return nil // COM_STMT_EXECUTE with a cursor: rows come by COM_STMT_FETCH
 		}
+		r.out.resultSets++
 		more, err := r.rowsThenEnd()
 		if err != nil || !more {
 			return err
@@ -267,8 +274,9 @@ func (r *relay) results() error {
 	}
 }
 
-// rowsThenEnd forwards rows until the EOF or ERR that ends them.
+// rowsThenEnd forwards rows until the EOF or ERR that ends them, counting them.
 func (r *relay) rowsThenEnd() (more bool, err error) {
+	r.out.lastRows = 0
 	for {
 		pkt, whole, err := r.next()
 		if err != nil {
@@ -278,6 +286,7 @@ func (r *relay) rowsThenEnd() (more bool, err error) {
 		if len(p) > 0 && (p[0] == wire.HeaderErr || wire.IsEOF(p)) {
 			return r.terminal(pkt, whole)
 		}
+		r.out.lastRows++
 		if err := r.pass(pkt, whole); err != nil {
 			return false, err
 		}

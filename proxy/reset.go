@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"errors"
 	"time"
 
 	"github.com/mysqlmux/mysqlmux/internal/wire"
@@ -10,13 +11,18 @@ import (
 // client leaves.
 
 // clearState forgets everything a reset clears on the server: variables, temporary tables,
-// locks, prepared statements, pins. The default database stays, as on MariaDB.
+// locks, prepared statements, pins, LAST_INSERT_ID(), ROW_COUNT() (an OK's 0). The default
+// database stays, and FOUND_ROWS(), as on MariaDB.
 func (s *Session) clearState() {
 	s.pins = 0
-	s.stmts, s.tempTables, s.locks, s.prepared = nil, nil, nil, nil
+	s.stmts, s.tempTables, s.locks, s.prepared, s.handlers = nil, nil, nil, nil, nil
 	s.stmtBytes, s.longBytes = 0, 0
-	s.tempUnknown, s.lockUnknown, s.prepUnknown = false, false, false
-	s.lastInsertID = 0
+	s.tempUnknown, s.lockUnknown = false, false
+	held := s.be != nil
+	s.values = connValues{foundRows: s.values.foundRows, foundRowsHere: s.values.foundRowsHere,
+		unsure: s.values.unsure & unsureFoundRows, insertIDHere: held, rowCountHere: held}
+	s.lastGTID = ""
+	s.pendingVars, s.diagDirty, s.warnings = s.pendingVars[:0], false, nil
 	s.multiStmt = s.c.RawCaps&wire.ClientMultiStatements != 0
 	s.state = s.r.states.intern(initialState(s.c.Collation))
 }
@@ -32,7 +38,9 @@ func (s *Session) resetSession() error {
 		}
 	}
 	s.clearState()
-	s.releaseIfFree()
+	if err := s.releaseIfFree(); err != nil {
+		s.discardBackend()
+	}
 	return s.writeOK(1)
 }
 
@@ -40,15 +48,20 @@ func (s *Session) resetSession() error {
 // session of that user (state cleared, the held connection reset and given back), as MySQL does.
 func (s *Session) changeUser(pkt []byte) error {
 	cu, err := s.c.ChangeUser(pkt, s.r.users)
+	var we *wire.Error
 	if err != nil {
-		return err // the client was told; MySQL closes the connection too
+		if errors.As(err, &we) && we.Code == 1045 {
+			// As MariaDB: the client was told, and keeps its connection, its session reset.
+			s.startOver()
+			return nil
+		}
+		return err
 	}
 	if err := s.r.CheckLogin(cu.User, cu.DB, s.c.RawCaps); err != nil {
 		_ = s.c.WriteError(clientError(err))
 		return err
 	}
-	s.pins |= PinOther // force the reset: the connection carries the old user's session
-	s.giveBack()
+	s.giveBack(true)
 	s.key.User = cu.User
 	s.db = s.c.DB
 	s.clearState()
@@ -59,18 +72,20 @@ func (s *Session) changeUser(pkt []byte) error {
 }
 
 // end gives back the held connection when the client leaves.
-func (s *Session) end() { s.giveBack() }
+func (s *Session) end() { s.giveBack(false) }
 
 // giveBack returns the held connection to the pool. A connection that carries the client's state
-// (a transaction, pinned state) is reset first, so nothing leaks to the next borrower; if the
-// reset fails it is closed.
-func (s *Session) giveBack() {
+// (a transaction, pinned state, values not yet read back, warnings) is reset first, so nothing
+// leaks to the next borrower; if the reset fails it is closed. force resets in any case (the
+// connection carries another user's session).
+func (s *Session) giveBack(force bool) {
 	if s.be == nil {
 		return
 	}
-	if s.pins&^nextStatementPins == 0 {
-		s.pins = 0
-		s.releaseIfFree()
+	if !force && s.pins == 0 && s.values.unsure == 0 && len(s.pendingVars) == 0 && !s.diagDirty {
+		if err := s.releaseIfFree(); err != nil {
+			s.discardBackend()
+		}
 		return
 	}
 	_ = s.be.NetConn().SetDeadline(time.Now().Add(5 * time.Second))
@@ -81,8 +96,17 @@ func (s *Session) giveBack() {
 		return
 	}
 	s.r.stats.Resets.Add(1)
-	s.pins = 0
-	s.releaseIfFree()
+	s.pins, s.values.unsure, s.pendingVars, s.diagDirty = 0, 0, s.pendingVars[:0], false
+	if err := s.releaseIfFree(); err != nil {
+		s.discardBackend()
+	}
+}
+
+// startOver resets the session after a failed COM_CHANGE_USER, as the server does: the held
+// connection is reset and given back, the client's state cleared; the user stays.
+func (s *Session) startOver() {
+	s.giveBack(true)
+	s.clearState()
 }
 
 // initialState is the state of a session right after login: fresh, but for its character set.

@@ -7,6 +7,7 @@ package proxy
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"sync"
 	"sync/atomic"
@@ -47,6 +48,7 @@ type Router struct {
 	parsers parsers
 	states  stateTable
 	metas   *metaCache
+	vars    catalogs // each backend's session variables
 
 	// knownDBs caches recent successful checks of the database named at login ("user\x00db").
 	dbMu     sync.Mutex
@@ -106,6 +108,27 @@ func (r *Router) pickPool() *backend.Pool {
 	p := r.pools[r.next%len(r.pools)]
 	r.next++
 	return p
+}
+
+// dialFunc dials with d and reads the server's variable catalog on the first connection (and
+// after a version change), so sessions know which tracked variables they may replay.
+func (r *Router) dialFunc(d *backend.Dialer) backend.DialFunc {
+	return func(ctx context.Context, key backend.Key, db string) (*backend.Conn, error) {
+		c, err := d.Dial(ctx, key, db)
+		if err != nil {
+			return nil, err
+		}
+		if dl, ok := ctx.Deadline(); ok {
+			_ = c.NetConn().SetDeadline(dl)
+		}
+		err = r.vars.observe(d.Addr, c)
+		_ = c.NetConn().SetDeadline(time.Time{})
+		if err != nil {
+			_ = c.Close()
+			return nil, fmt.Errorf("backend %s: reading its session variables: %w", d.Addr, err)
+		}
+		return c, nil
+	}
 }
 
 // CheckLogin checks the database named at connect, as the server would at login: it must exist

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -48,12 +49,14 @@ type Session struct {
 	killWait             chan struct{} // ends the wait for a connection of a killed statement (cap 1)
 
 	// The client's session state as a direct connection would have it. Authoritative: it is
-	// replayed onto whatever connection the session borrows.
-	db           string        // default database; from login, COM_INIT_DB and session tracking
-	multiStmt    bool          // multi-statements on; from login, then COM_SET_OPTION
-	state        *sessionState // variables; from login (character set), then session tracking
-	lastInsertID uint64        // from OK packets; what LAST_INSERT_ID() must return
-	pins         PinReason
+	// replayed onto whatever connection the session borrows (borrow.go), or answered from here
+	// (answers.go).
+	db        string        // default database; from login, COM_INIT_DB and session tracking
+	multiStmt bool          // multi-statements on; from login, then COM_SET_OPTION
+	state     *sessionState // variables; from login (character set), session tracking, SET, gather
+	values    connValues    // LAST_INSERT_ID(), FOUND_ROWS(), ROW_COUNT(): from responses and gather
+	lastGTID  string        // from session tracking; what @@last_gtid must return
+	pins      PinReason     // written by settle.go only (and the reset paths)
 
 	// What keeps pins alive, so each pin ends when its cause does.
 	stmts       map[uint32]*clientStmt // binary prepared statements, by the id the client knows
@@ -65,11 +68,19 @@ type Session struct {
 	tempUnknown bool                // a temporary table we could not name
 	locks       []string            // GET_LOCK names held
 	lockUnknown bool                // a GET_LOCK we could not follow
-	prepared    map[string]struct{} // text PREPARE names
-	prepUnknown bool
-	warnings    *keptWarnings // SHOW WARNINGS of the last statement, kept when its connection went back
+	handlers    map[string]struct{} // HANDLER ... OPEN names
+	prepared    map[string]*effects // text PREPARE names, with the effects of their text (nil: unknown)
+	// pendingVars are user variables written with values only the server knows: read back
+	// (gather) before the connection goes.
+	pendingVars []string
+	// diagDirty: the held connection's diagnostics area may hold conditions; it is copied and
+	// emptied before the connection goes (gather).
+	diagDirty bool
+	warnings  *keptWarnings // the diagnostics area, kept when its connection went back
 
 	relay        relay
+	rewritten    []byte // a statement with the session's answers written in (answers.go)
+	actx         analysisCtx
 	readDeadline time.Time // last set on the client connection (wake may set another: it ends the session)
 	ctx          context.Context
 	resumeFn     func(timedOut bool) // s.resume, bound once
@@ -98,6 +109,7 @@ func newSession(ctx context.Context, r *Router, c *frontend.Client, pool *backen
 		started:      time.Now(),
 	}
 	s.killWait = make(chan struct{}, 1)
+	s.actx.prepared = s.preparedEffects
 	s.relay.cl = c
 	s.relay.strip = c.Caps&wire.ClientSessionTrack == 0
 	s.activity.Store(stateIdle)
@@ -167,7 +179,7 @@ func (s *Session) run() {
 		settings := s.r.settings.Load()
 		now := time.Now()
 		deadline := s.idleDeadline()
-		soft := s.be != nil && s.pins != 0 && s.pins&^nextStatementPins == 0
+		soft := s.be != nil && s.pins != 0 && s.pins&^softPins == 0
 		wait := deadline
 		switch {
 		case soft:
@@ -192,16 +204,13 @@ func (s *Session) run() {
 		length, _, err := s.c.PeekHeader() // waits without a buffer: see wire.reader
 		if err != nil && isTimeout(err) && !s.r.draining.Load() && (deadline.IsZero() || time.Now().Before(deadline)) {
 			if soft {
-				// The client did not come back for its warnings: stop holding the connection,
-				// keeping a copy of them.
-				if s.pins&PinWarnings != 0 {
-					if err := s.keepWarnings(); err != nil {
-						s.r.stats.BackendErrors.Add(1)
-						s.discardBackend()
-					}
+				// The client did not come back for its warnings or FOUND_ROWS(): stop holding
+				// the connection, keeping what they would have read.
+				if err := s.releaseSoft(); err != nil {
+					_ = s.lost(err)
+					s.finish()
+					return
 				}
-				s.pins &^= nextStatementPins
-				s.releaseIfFree()
 				s.shownPin.Store(uint32(s.pins))
 				continue
 			}
@@ -298,14 +307,6 @@ func isClosed(err error) bool {
 }
 
 func (s *Session) dispatch(pkt []byte) error {
-	if s.warnings != nil {
-		if wire.Command(pkt[0]) == wire.ComQuery {
-			if errorsOnly, ok := showWarningsForm(pkt[1:]); ok {
-				return s.answerKeptWarnings(errorsOnly)
-			}
-		}
-		s.warnings = nil // any other command starts a new diagnostics area
-	}
 	switch cmd := wire.Command(pkt[0]); cmd {
 	case wire.ComQuit:
 		return errQuit
@@ -313,14 +314,22 @@ func (s *Session) dispatch(pkt []byte) error {
 		return s.writeOK(1)
 	case wire.ComQuery:
 		s.r.stats.Queries.Add(1)
-		pl := s.r.parsers.analyze(pkt[1:], s.db, len(s.tempTables) > 0 || s.tempUnknown)
-		if pl.info.kw == kwLoad {
+		if s.warnings != nil {
+			if errorsOnly, count, ok := showWarningsForm(pkt[1:]); ok {
+				if !count {
+					return s.answerKeptWarnings(errorsOnly)
+				}
+				pkt = s.warnings.countQuery(errorsOnly)
+			}
+		}
+		e := s.r.parsers.effectsOf(pkt[1:], s.analysisCtx())
+		if e.load {
 			s.setReadDeadline(s.idleDeadline()) // LOAD DATA LOCAL reads the client's file
 		}
-		if pl.info.kw == kwKill || (pl.info.has(featKill) && pl.info.has(featMulti)) {
+		if e.kill && (e.kw == kwKill || e.multi) {
 			return s.killStatement(pkt[1:]) // a KILL inside a multi-statement is refused
 		}
-		return s.forward(pkt, shapeResult, &pl)
+		return s.forward(pkt, shapeResult, &e)
 	case wire.ComProcessKill:
 		return s.kill(false, uint64(le32(pkt[min(len(pkt), 1):])))
 	case wire.ComInitDB, wire.ComDebug, wire.ComRefresh:
@@ -359,29 +368,66 @@ func (s *Session) dispatch(pkt []byte) error {
 		return s.changeUser(pkt)
 	default:
 		s.c.Seq = 1
-		return s.c.WriteError(&wire.Error{Code: 1047, SQLState: "08S01", Message: "Unknown command " + cmd.String()})
+		return s.c.WriteError(errUnknownCommand)
 	}
 }
 
-// forward runs one command on a backend connection and streams its response to the client. pl
-// is the plan of a COM_QUERY, nil for other commands.
-func (s *Session) forward(pkt []byte, shape respShape, pl *plan) error {
+// forward runs one command on a backend connection and streams its response to the client. e
+// is the effects of a COM_QUERY, nil for other commands.
+func (s *Session) forward(pkt []byte, shape respShape, e *effects) error {
 	s.relay.out = outcome{}
-	// A statement reading the diagnostics area (SHOW WARNINGS, @@warning_count) must see the
-	// session's previous statement; when that left no warnings, the connection it lands on must
-	// show none either.
-	clearDiag := pl != nil && pl.info.has(featDiagnostics) && s.pins&PinWarnings == 0
-	be, err := s.acquire(pl != nil && pl.info.has(featLastInsertID), clearDiag)
+	be, err := s.acquire(e != nil && e.has(featLastInsertID))
 	if err != nil {
 		s.c.Seq = 1
 		return s.c.WriteError(clientError(err))
 	}
-	return s.run1(be, pkt, shape, pl)
+	if e != nil && answersNeeded(e) {
+		pkt = s.withAnswers(pkt, s.actx.mode)
+	}
+	return s.run1(be, pkt, shape, e)
 }
+
+// analysisCtx is what the analysis of the next statement needs to know of the session.
+func (s *Session) analysisCtx() *analysisCtx {
+	ctx := &s.actx
+	ctx.db = s.db
+	ctx.hasTemp = len(s.tempTables) > 0 || s.tempUnknown
+	vars := s.state.varsMap()
+	cat := s.r.vars.get(s.pool.Addr())
+	mode, ok := vars["sql_mode"]
+	if !ok {
+		mode = cat.freshValue("sql_mode")
+	}
+	if mode != ctx.sqlMode || ctx.clientCharset == "" {
+		ctx.sqlMode = mode
+		ctx.mode = lexMode{noBackslash: strings.Contains(mode, "NO_BACKSLASH_ESCAPES"),
+			ansiQuotes: strings.Contains(mode, "ANSI_QUOTES")}
+	}
+	ctx.clientCharset = varOr(vars, "character_set_client")
+	ctx.charset = varOr(vars, "character_set_connection")
+	ctx.collation = vars["collation_connection"]
+	if ctx.collation == "" && ctx.charset == freshCharset["character_set_connection"] {
+		ctx.collation = freshCharset["collation_connection"]
+	}
+	// Else the character set's default collation, which a literal with an introducer gets.
+	ctx.foldNames = cat.freshValue("lower_case_table_names") != "0"
+	return ctx
+}
+
+// varOr is a character set variable of the session: its own value, or the login's.
+func varOr(vars map[string]string, name string) string {
+	if v, ok := vars[name]; ok {
+		return v
+	}
+	return freshCharset[name]
+}
+
+// preparedEffects returns the effects of the text PREPAREd as name (nil: not known).
+func (s *Session) preparedEffects(name string) *effects { return s.prepared[name] }
 
 // run1 sends one command on be (with whatever is already buffered for it) and streams the
 // response, then updates the session and gives the connection back unless pinned.
-func (s *Session) run1(be *backend.Conn, pkt []byte, shape respShape, pl *plan) error {
+func (s *Session) run1(be *backend.Conn, pkt []byte, shape respShape, e *effects) error {
 	// pkt lives in the client's read buffer, which the relay may reuse (LOAD DATA LOCAL reads
 	// the client): keep what update needs.
 	cmd, arg := wire.Command(pkt[0]), ""
@@ -412,14 +458,20 @@ func (s *Session) run1(be *backend.Conn, pkt []byte, shape respShape, pl *plan) 
 	if err != nil {
 		return s.lost(err)
 	}
-	s.update(cmd, arg, pl)
-	if pl != nil && (pl.info.has(featGetLock) || pl.releasesLock) && len(s.locks) > 0 {
-		if err := s.checkLocks(); err != nil {
+	s.settle(cmd, arg, e)
+	if e != nil && (e.has(featGetLock) || e.releasesLock) && (len(s.locks) > 0 || s.lockUnknown) {
+		if err := s.checkLocks(e); err != nil {
 			return s.lost(err)
 		}
 	}
-	s.recomputePins()
-	s.releaseIfFree()
+	if e != nil && e.release && s.relay.out.errCode == 0 {
+		// COMMIT ... RELEASE: the server has closed this connection; so is the client's.
+		s.discardBackend()
+		return errQuit
+	}
+	if err := s.releaseIfFree(); err != nil {
+		return s.lost(err)
+	}
 	return nil
 }
 

@@ -168,9 +168,10 @@ func sameState(a, b *sessionState) bool {
 }
 
 // replaySQL builds the statements that turn a connection in state have into state want: one SET
-// for system variables, one for user variables (run after the first, so its literals are read in
-// the session's character set). Either may be nil.
-func replaySQL(have, want *sessionState) (sys, user []byte) {
+// for system variables, one for user variables. User variables are recorded as exact SQL
+// (hex with character set and collation for strings), so their SET does not depend on the
+// connection's character set or sql_mode. Either may be nil.
+func replaySQL(have, want *sessionState, freshSQLMode string) (sys, user []byte) {
 	hv, wv := have.varsMap(), want.varsMap()
 	names := make([]string, 0, len(hv)+len(wv))
 	for k := range wv {
@@ -192,7 +193,12 @@ func replaySQL(have, want *sessionState) (sys, user []byte) {
 		}
 		return strings.Compare(a, b)
 	})
-	noBackslash := strings.Contains(hv["sql_mode"], "NO_BACKSLASH_ESCAPES")
+	// The SET is lexed in the connection's sql_mode, as it is before the SET runs.
+	mode, ok := hv["sql_mode"]
+	if !ok {
+		mode = freshSQLMode
+	}
+	noBackslash := strings.Contains(mode, "NO_BACKSLASH_ESCAPES")
 	for _, k := range names {
 		w, wok := wv[k]
 		h, hok := hv[k]

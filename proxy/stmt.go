@@ -75,7 +75,7 @@ func (s *Session) stmtPrepare(pkt []byte) error {
 	key := s.stmtKey(text)
 	var lostErr error
 	meta, err := s.r.metas.getOrPrepare(key, func() (*stmtMeta, error) {
-		be, err := s.acquire(false, false)
+		be, err := s.acquire(false)
 		if err != nil {
 			return nil, err
 		}
@@ -84,7 +84,10 @@ func (s *Session) stmtPrepare(pkt []byte) error {
 			lostErr = err
 			return nil, err
 		}
-		s.releaseIfFree()
+		if rerr := s.releaseIfFree(); rerr != nil {
+			lostErr = rerr
+			return nil, rerr
+		}
 		return meta, err
 	})
 	if lostErr != nil {
@@ -171,7 +174,6 @@ func (s *Session) prepareOn(be *backend.Conn, key, text, db string) (*stmtMeta, 
 	}
 	meta.key, meta.text, meta.db = key, text, db
 	meta.query = []byte(text)
-	meta.info = classify(meta.query)
 	meta.size += len(text)
 	for _, old := range be.Stmts.Put(key, id) {
 		if err := be.Command(closeStmt(old)); err != nil {
@@ -278,26 +280,35 @@ func (s *Session) stmtExecute(pkt []byte) error {
 	// The statement's effects on the session are those of its text (see forward): a GET_LOCK,
 	// a user variable written, a temporary table pin as they would in a COM_QUERY, since the
 	// server reports nothing at the end of a result set. One that reads LAST_INSERT_ID() or
-	// the diagnostics area must see the session's, not another client's.
-	pl := s.r.parsers.planFor(cs.meta.info, cs.meta.query, cs.meta.db, len(s.tempTables) > 0 || s.tempUnknown)
-	be, err := s.acquire(pl.info.has(featLastInsertID), pl.info.has(featDiagnostics) && s.pins&PinWarnings == 0)
+	// another value the session answers must see the session's, not another client's.
+	e := cs.meta.effects(&s.r.parsers, s.analysisCtx())
+	be, err := s.acquire(e.has(featLastInsertID))
 	if err != nil {
 		s.c.Seq = 1
 		return s.c.WriteError(clientError(err))
 	}
-	bid, ok := be.Stmts.Get(cs.meta.key)
+	key, text := cs.meta.key, cs.meta.text
+	if answersNeeded(e) {
+		// The session's answers written in: a statement of its own on the backend.
+		if b, ok := rewriteReads(nil, cs.meta.query, s.actx.mode, s.sessionAnswer); ok {
+			key, text = key+"\x00answered\x00"+string(b), string(b)
+		}
+	}
+	bid, ok := be.Stmts.Get(key)
 	if !ok {
-		_, err := s.prepareOn(be, cs.meta.key, cs.meta.text, cs.meta.db)
+		_, err := s.prepareOn(be, key, text, cs.meta.db)
 		var we *wire.Error
 		if errors.As(err, &we) {
-			s.releaseIfFree()
+			if err := s.releaseIfFree(); err != nil {
+				return s.lost(err)
+			}
 			s.c.Seq = 1
 			return s.c.WriteError(we)
 		}
 		if err != nil {
 			return s.lost(err)
 		}
-		bid, _ = be.Stmts.Get(cs.meta.key)
+		bid, _ = be.Stmts.Get(key)
 	}
 	for param, chunks := range cs.longData {
 		for _, data := range chunks {
@@ -313,7 +324,7 @@ func (s *Session) stmtExecute(pkt []byte) error {
 	s.dropLongData(cs)
 	putLE32(payload[1:], bid)
 	payload[cursorFlagOffset] = 0
-	err = s.run1(be, payload, shapeResult, &pl)
+	err = s.run1(be, payload, shapeResult, e)
 	if c := s.relay.out.columns; c > 0 && c != int(cs.meta.columns) {
 		s.r.metas.remove(cs.meta.key) // the table changed under the cached metadata
 	}

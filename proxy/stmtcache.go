@@ -14,12 +14,27 @@ type stmtMeta struct {
 	db      string // default database at prepare time (names resolve in it)
 	columns uint16
 	params  uint16
-	query   []byte   // text, for the plan of each EXECUTE
-	info    stmtInfo // the text classified once
+	query   []byte // text, for the effects of each EXECUTE
+	// eff is the text's effects, analysed at the first EXECUTE (sessions sharing the metadata
+	// share the state the key names, so the analysis is the same for each); guarded by once.
+	eff  *effects
+	once sync.Once
 	// defs are the payloads that follow the OK: parameter definitions and EOF, then column
 	// definitions and EOF (each part present only when its count is not zero).
 	defs [][]byte
 	size int
+}
+
+// effects returns the effects of the statement's text, analysed once. A prepared DROP TABLE
+// records its names as if the session had temporary tables (harmless when it has none).
+func (m *stmtMeta) effects(p *parsers, ctx *analysisCtx) *effects {
+	m.once.Do(func() {
+		c := *ctx
+		c.db, c.hasTemp, c.prepared = m.db, true, nil
+		e := p.effectsOf(m.query, &c)
+		m.eff = &e
+	})
+	return m.eff
 }
 
 // metaCache is a bounded LRU of statement metadata.

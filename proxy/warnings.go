@@ -3,6 +3,7 @@ package proxy
 import (
 	"bytes"
 	"errors"
+	"fmt"
 
 	"github.com/mysqlmux/mysqlmux/internal/wire"
 )
@@ -10,10 +11,11 @@ import (
 // A statement that leaves warnings (or fails) keeps its connection through the client's next
 // statement, for at most softPinGrace idle: programs read their warnings at once. A person at
 // the mariadb prompt types SHOW WARNINGS seconds later, when the connection has gone back to the
-// pool. So before it goes, the session copies the answer to SHOW WARNINGS, and answers a plain
-// SHOW WARNINGS or SHOW ERRORS from the copy until its next command. Other readers of the
-// diagnostics area (SHOW COUNT(*) WARNINGS, @@warning_count, GET DIAGNOSTICS) see an empty one
-// then, never another client's.
+// pool. So before it goes, the session copies the answer to SHOW WARNINGS with the counts
+// (gather), and answers SHOW WARNINGS, SHOW ERRORS, SHOW COUNT(*) WARNINGS / ERRORS,
+// @@warning_count and @@error_count from the copy, for as long as the server would keep them: up
+// to the next statement that uses a table or makes conditions of its own. GET DIAGNOSTICS then
+// reads an empty area, never another client's: pooled connections have empty ones.
 
 // maxKeptWarnings bounds the copy an idle client may hold (a few warnings take a few hundred
 // bytes; MariaDB keeps up to max_error_count = 64 of up to 512 characters): a larger answer is
@@ -21,32 +23,27 @@ import (
 const maxKeptWarnings = 16 << 10
 
 // keptWarnings is a SHOW WARNINGS answer: the packets up to the column definitions' EOF, and
-// the rows (Level, Code, Message). The final EOF is made when answering, with the session's
-// status.
+// the rows (Level, Code, Message), with @@warning_count and @@error_count as they were. The
+// final EOF is made when answering, with the session's status.
 type keptWarnings struct {
-	head, rows [][]byte
+	head, rows               [][]byte
+	warningCount, errorCount int
 }
 
-// keepWarnings runs SHOW WARNINGS on the session's connection and keeps the answer. An error is
-// a broken connection.
-func (s *Session) keepWarnings() error {
+// readWarnings reads the answer to a SHOW WARNINGS gather sent; nil when it is too large to
+// keep (it is drained).
+func (s *Session) readWarnings() (*keptWarnings, error) {
 	be := s.be
-	if err := be.Command(append([]byte{byte(wire.ComQuery)}, "SHOW WARNINGS"...)); err != nil {
-		return err
-	}
-	if err := be.Flush(); err != nil {
-		return err
-	}
 	be.Seq = 1
 	kw := &keptWarnings{}
 	size, eofs := 0, 0
 	for eofs < 2 {
 		p, err := be.ReadPacket(wire.MaxPayload)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		if len(kw.head) == 0 && len(p) > 0 && p[0] == 0xff {
-			return nil // nothing kept: the diagnostics read empty, as before
+			return nil, nil
 		}
 		size += len(p)
 		if size > maxKeptWarnings { // drained, not kept (a session may raise max_error_count)
@@ -68,25 +65,42 @@ func (s *Session) keepWarnings() error {
 			kw.rows = append(kw.rows, p)
 		}
 	}
-	if size <= maxKeptWarnings {
-		s.warnings = kw
+	if size > maxKeptWarnings {
+		return nil, nil
 	}
-	return nil
+	return kw, nil
 }
 
-// showWarningsForm reports whether q is a plain SHOW WARNINGS or SHOW ERRORS (errorsOnly).
-func showWarningsForm(q []byte) (errorsOnly, ok bool) {
+// showWarningsForm reads a plain SHOW WARNINGS or SHOW ERRORS (errorsOnly), or (count) SHOW
+// COUNT(*) WARNINGS / ERRORS.
+func showWarningsForm(q []byte) (errorsOnly, count, ok bool) {
 	f := bytes.Fields(bytes.TrimRight(q, "; \t\r\n"))
-	if len(f) != 2 || !bytes.EqualFold(f[0], []byte("SHOW")) {
-		return false, false
+	if len(f) < 2 || !bytes.EqualFold(f[0], []byte("SHOW")) {
+		return false, false, false
+	}
+	if len(f) == 3 && bytes.EqualFold(bytes.ReplaceAll(f[1], []byte(" "), nil), []byte("COUNT(*)")) {
+		count, f = true, f[1:]
+	}
+	if len(f) != 2 {
+		return false, false, false
 	}
 	switch {
 	case bytes.EqualFold(f[1], []byte("WARNINGS")):
-		return false, true
+		return false, count, true
 	case bytes.EqualFold(f[1], []byte("ERRORS")):
-		return true, true
+		return true, count, true
 	}
-	return false, false
+	return false, false, false
+}
+
+// countQuery is the statement that answers SHOW COUNT(*) WARNINGS or ERRORS from the copy, as the
+// server answers it (a SELECT of the variable).
+func (kw *keptWarnings) countQuery(errorsOnly bool) []byte {
+	n, name := kw.warningCount, "@@session.warning_count"
+	if errorsOnly {
+		n, name = kw.errorCount, "@@session.error_count"
+	}
+	return []byte(fmt.Sprintf("%cSELECT %d AS `%s`", byte(wire.ComQuery), n, name))
 }
 
 // answerKeptWarnings answers SHOW WARNINGS (or SHOW ERRORS: the rows at level Error) from the

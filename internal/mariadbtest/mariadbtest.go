@@ -39,6 +39,8 @@ package mariadbtest
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"database/sql"
 	"errors"
 	"fmt"
@@ -88,19 +90,24 @@ const (
 type Options struct {
 	MaxConnections int      // 0 = server default (151)
 	ExtraArgs      []string // extra mariadbd flags, appended last (so they override the defaults)
+	// TLSOnly starts the server with require_secure_transport=ON: TCP clients must use TLS
+	// (DSN and Root then ask for it, verifying the server against CAFile).
+	TLSOnly bool
 }
 
 // Server is a running throwaway mariadbd.
 type Server struct {
 	Addr string // "127.0.0.1:PORT"
 
-	dir    string // temporary directory: data/, socket, logs, TLS files
-	socket string
-	tls    TLSFiles
-	cmd    *exec.Cmd
-	exited chan struct{} // closed once cmd.Wait returned
-	werr   error         // cmd.Wait's result, valid after exited is closed
-	admin  *sql.DB       // root over the unix socket
+	dir     string // temporary directory: data/, socket, logs, TLS files
+	socket  string
+	tls     TLSFiles
+	tlsOnly bool   // require_secure_transport=ON
+	tlsName string // the go-sql-driver TLS config registered for DSN, when tlsOnly
+	cmd     *exec.Cmd
+	exited  chan struct{} // closed once cmd.Wait returned
+	werr    error         // cmd.Wait's result, valid after exited is closed
+	admin   *sql.DB       // root over the unix socket
 
 	stopOnce sync.Once
 	stopErr  error
@@ -129,7 +136,7 @@ func Start(opts Options) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{dir: dir, socket: filepath.Join(dir, "mysqld.sock")}
+	s := &Server{dir: dir, socket: filepath.Join(dir, "mysqld.sock"), tlsOnly: opts.TLSOnly}
 	ok := false
 	defer func() {
 		if !ok {
@@ -142,6 +149,16 @@ func Start(opts Options) (*Server, error) {
 	}
 	if s.tls, err = WriteTLSFiles(dir); err != nil {
 		return nil, err
+	}
+	if s.tlsOnly {
+		conf, err := s.TLSConfig()
+		if err != nil {
+			return nil, err
+		}
+		s.tlsName = "mariadbtest-" + filepath.Base(dir)
+		if err := mysql.RegisterTLSConfig(s.tlsName, conf); err != nil {
+			return nil, fmt.Errorf("mariadbtest: %w", err)
+		}
 	}
 	for attempt := 1; ; attempt++ {
 		err := s.launch(mariadbd, opts)
@@ -229,7 +246,24 @@ func (s *Server) DSN(user, password, db string) string {
 	cfg.Net = "tcp"
 	cfg.Addr = s.Addr
 	cfg.DBName = db
+	cfg.TLSConfig = s.tlsName
 	return cfg.FormatDSN()
+}
+
+// TLSOnly reports whether TCP clients must use TLS (Options.TLSOnly).
+func (s *Server) TLSOnly() bool { return s.tlsOnly }
+
+// TLSConfig returns a client TLS configuration that verifies the server (CAFile, 127.0.0.1).
+func (s *Server) TLSConfig() (*tls.Config, error) {
+	pem, err := os.ReadFile(s.tls.CA)
+	if err != nil {
+		return nil, fmt.Errorf("mariadbtest: %w", err)
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(pem) {
+		return nil, errors.New("mariadbtest: no certificate in the test CA file")
+	}
+	return &tls.Config{RootCAs: pool, ServerName: "127.0.0.1", MinVersion: tls.VersionTLS12}, nil
 }
 
 // Root opens a root connection pool over TCP (127.0.0.1, no password). The caller closes it.
@@ -502,6 +536,9 @@ func (s *Server) launch(mariadbd string, opts Options) error {
 	)
 	if opts.MaxConnections > 0 {
 		args = append(args, "--max-connections="+strconv.Itoa(opts.MaxConnections))
+	}
+	if opts.TLSOnly {
+		args = append(args, "--require-secure-transport=ON")
 	}
 	args = append(args, opts.ExtraArgs...)
 

@@ -103,3 +103,27 @@ func FuzzStateChanges(f *testing.F) {
 		_ = EachStateChange(block, func(StateChange) error { return nil })
 	})
 }
+
+func TestColumnRoundTrip(t *testing.T) {
+	in := Column{Name: []byte("@@last_gtid"), Charset: 45, Length: 1024, Type: TypeNewDecimal, Flags: 0x80, Decimals: 2}
+	out, err := ParseColumn(AppendColumn(nil, in))
+	if err != nil || string(out.Name) != string(in.Name) || out.Charset != 45 || out.Length != 1024 ||
+		out.Type != TypeNewDecimal || out.Flags != 0x80 || out.Decimals != 2 {
+		t.Fatalf("got %+v %v", out, err)
+	}
+}
+
+func FuzzParseColumn(f *testing.F) {
+	f.Add(AppendColumn(nil, Column{Name: []byte("a"), Charset: 63, Type: TypeLongLong}))
+	f.Add([]byte{3, 'd', 'e', 'f', 0, 0, 0, 1, 'x', 1, 'x', 0x0c})
+	f.Fuzz(func(t *testing.T, p []byte) {
+		c, err := ParseColumn(p)
+		if err != nil {
+			return
+		}
+		again, err := ParseColumn(AppendColumn(nil, c))
+		if err != nil || !bytes.Equal(again.Name, c.Name) || again.Type != c.Type || again.Charset != c.Charset {
+			t.Fatalf("re-encoded column differs: %+v vs %+v (%v)", again, c, err)
+		}
+	})
+}

@@ -1,0 +1,353 @@
+package proxy
+
+// Step 1 of a statement's way through the router: from its text to what it may do to the
+// session state of the connection it runs on. The verdict is positive: a statement is harmless
+// only when every part of it is understood; anything else carries a pin (see settle.go), of
+// which unknown_statement is the catch-all. Most statements (SELECT, INSERT, UPDATE, DELETE)
+// get their effects from the lexical scan alone; the rare ones that may change session state
+// are read further, by the lexer or the TiDB parser.
+
+// keyword is the first keyword of a statement, as far as the router cares.
+type keyword uint8
+
+const (
+	kwOther keyword = iota
+	kwSelect
+	kwInsert
+	kwUpdate
+	kwDelete
+	kwReplace
+	kwWith
+	kwShow
+	kwDescribe
+	kwExplain
+	kwBegin
+	kwStart
+	kwCommit
+	kwRollback
+	kwSavepoint
+	kwRelease
+	kwSet
+	kwUse
+	kwCreate
+	kwDrop
+	kwAlter
+	kwTruncate
+	kwRename
+	kwLock
+	kwUnlock
+	kwPrepare
+	kwExecute
+	kwDeallocate
+	kwCall
+	kwDo
+	kwHandler
+	kwXA
+	kwLoad
+	kwFlush
+	kwGrant
+	kwRevoke
+	kwAnalyze
+	kwOptimize
+	kwCheck
+	kwRepair
+	kwKill
+	kwValues
+	kwTable
+	kwGet
+	kwHarmless // statements that touch no session state: HELP, CHECKSUM, INSTALL, PURGE, ...
+)
+
+var keywords = map[string]keyword{
+	"SELECT": kwSelect, "INSERT": kwInsert, "UPDATE": kwUpdate, "DELETE": kwDelete,
+	"REPLACE": kwReplace, "WITH": kwWith, "SHOW": kwShow, "DESCRIBE": kwDescribe, "DESC": kwDescribe,
+	"EXPLAIN": kwExplain, "BEGIN": kwBegin, "START": kwStart, "COMMIT": kwCommit,
+	"ROLLBACK": kwRollback, "SAVEPOINT": kwSavepoint, "RELEASE": kwRelease, "SET": kwSet,
+	"USE": kwUse, "CREATE": kwCreate, "DROP": kwDrop, "ALTER": kwAlter, "TRUNCATE": kwTruncate,
+	"RENAME": kwRename, "LOCK": kwLock, "UNLOCK": kwUnlock, "PREPARE": kwPrepare,
+	"EXECUTE": kwExecute, "DEALLOCATE": kwDeallocate, "CALL": kwCall, "DO": kwDo,
+	"HANDLER": kwHandler, "XA": kwXA, "LOAD": kwLoad, "FLUSH": kwFlush, "GRANT": kwGrant,
+	"REVOKE": kwRevoke, "ANALYZE": kwAnalyze, "OPTIMIZE": kwOptimize, "CHECK": kwCheck,
+	"REPAIR": kwRepair, "KILL": kwKill, "VALUES": kwValues, "TABLE": kwTable, "GET": kwGet,
+	"HELP": kwHarmless, "CHECKSUM": kwHarmless, "CACHE": kwHarmless, "INSTALL": kwHarmless,
+	"UNINSTALL": kwHarmless, "PURGE": kwHarmless, "CHANGE": kwHarmless, "STOP": kwHarmless,
+	"RESET": kwHarmless, "SHUTDOWN": kwHarmless, "SIGNAL": kwHarmless, "RESIGNAL": kwHarmless,
+}
+
+// effects is what a statement (every statement of a multi-statement together) may do to the
+// session state of its connection, and what it reads of it.
+type effects struct {
+	kw    keyword // of the first statement
+	multi bool    // more than one statement
+	feats uint32  // every statement's features together
+	// pins are the reasons the statement leaves if it ran; settle keeps each until its cause
+	// ends. PinUnknown marks a statement the proxy does not understand.
+	pins PinReason
+	// assigned are user variables written with values the proxy cannot know from the text
+	// (SELECT ... INTO @x, @x := ..., SET @x = <expression>): their values are read back from
+	// the server before the connection goes back.
+	assigned []string
+	// readsInsertIDUnknown: LAST_INSERT_ID(expr) outside INSERT/UPDATE, whose value no OK
+	// packet reports: read back too.
+	setsInsertID bool
+	// explains: the statement's own kind accounts for a "session state changed" report.
+	explains bool
+	// diagOnly: the statement only reads the diagnostics area (SHOW WARNINGS, SELECT
+	// @@warning_count), leaving it as it was.
+	diagOnly bool
+	kill     bool // a KILL
+	load     bool // LOAD DATA: may read the client's file
+	ddl      bool // may change table definitions (prepared statement metadata)
+	release  bool // COMMIT/ROLLBACK ... RELEASE: the server closes the connection
+
+	// Effects applied when the statement succeeds.
+	userVars     map[string]string // user variables set to values known exactly (SQL to replay)
+	collation    string            // SET NAMES ... COLLATE x: not reported by session tracking
+	tempCreate   []string          // temporary tables created
+	tempDrop     []string          // tables dropped that may be temporary
+	tempUnknown  bool              // a temporary table the proxy could not name
+	lockNames    []string          // GET_LOCK names
+	lockUnknown  bool              // a GET_LOCK whose name is computed
+	releasesLock bool              // RELEASE_LOCK, RELEASE_ALL_LOCKS
+	unlockTables bool
+	handlerOpen  []string // HANDLER ... OPEN names
+	handlerClose []string
+	prepare      string   // PREPARE name
+	prepared     *effects // the effects of its text; nil when not known
+	deallocate   string
+	xaEnd        bool
+}
+
+func (e *effects) has(f uint32) bool { return e.feats&f != 0 }
+
+// usesTables reports whether the statement may use a table, and so start a new diagnostics area
+// (MariaDB keeps the previous statement's warnings through statements that use none).
+func (e *effects) usesTables() bool {
+	if e.multi || e.has(featFrom) {
+		return true
+	}
+	switch e.kw {
+	case kwSelect, kwSet, kwDo, kwBegin, kwStart, kwCommit, kwRollback, kwSavepoint, kwRelease,
+		kwUse, kwValues, kwXA:
+		return false
+	}
+	return true
+}
+
+// analysisCtx is what the analysis needs to know of the session.
+type analysisCtx struct {
+	db        string
+	hasTemp   bool
+	mode      lexMode // NO_BACKSLASH_ESCAPES, ANSI_QUOTES
+	sqlMode   string  // the session's sql_mode, for the parser
+	foldNames bool    // lower_case_table_names is not 0: table names are case-insensitive
+	// The character sets a string literal is read in (client) and converted to (connection).
+	clientCharset, charset, collation string
+	// prepared returns the effects of a text PREPAREd under name; nil when not known.
+	prepared func(name string) *effects
+}
+
+// maxNesting bounds EXECUTE IMMEDIATE / PREPARE texts analysed inside each other.
+const maxNesting = 4
+
+// effectsOf analyses query q.
+func (p *parsers) effectsOf(q []byte, ctx *analysisCtx) effects {
+	var e effects
+	p.analyzeInto(&e, q, ctx, 0)
+	return e
+}
+
+// analyzeInto adds the effects of every statement of q to e.
+func (p *parsers) analyzeInto(e *effects, q []byte, ctx *analysisCtx, depth int) {
+	for n := 0; len(q) > 0; n++ {
+		sc := scanStatement(q, ctx.mode)
+		if n == 0 && depth == 0 {
+			e.kw = sc.kw
+		}
+		stmt := q[:sc.end]
+		q = q[sc.end:]
+		if sc.kw == kwOther && emptyStatement(stmt, ctx.mode) {
+			if n == 0 && depth == 0 && len(q) == 0 {
+				return // an empty query: the server refuses it, nothing runs
+			}
+			continue
+		}
+		if n > 0 {
+			e.multi = true
+		}
+		p.statement(e, stmt, &sc, ctx, depth)
+	}
+}
+
+// emptyStatement reports whether q holds no token but ';'.
+func emptyStatement(q []byte, mode lexMode) bool {
+	l := lexer{q: q, mode: mode}
+	for t := l.next(); t.kind != tokEnd; t = l.next() {
+		if !l.punct(t, ';') {
+			return false
+		}
+	}
+	return true
+}
+
+// statement adds the effects of one statement.
+func (p *parsers) statement(e *effects, q []byte, sc *stmtScan, ctx *analysisCtx, depth int) {
+	e.feats |= sc.feats
+	features := true // whether the statement's features (functions, INTO, ...) apply
+	switch sc.kw {
+	case kwSelect, kwWith, kwValues, kwTable, kwDo, kwInsert, kwUpdate, kwDelete, kwReplace,
+		kwDescribe, kwExplain, kwStart, kwSavepoint, kwRelease, kwAnalyze, kwOptimize, kwCheck,
+		kwRepair, kwGrant, kwRevoke, kwHarmless:
+		if sc.kw == kwSelect && sc.has(featDiagnostics) && !sc.has(featFrom) && sc.feats&^(featDiagnostics|featSelect) == 0 {
+			e.diagOnly = true
+		}
+	case kwShow:
+		e.diagOnly = sc.has(featDiagnostics)
+	case kwLoad:
+		e.load = true
+	case kwKill:
+		e.kill = true
+	case kwUse:
+		e.explains = true
+	case kwBegin:
+		if sc.secondIs(q, "NOT") {
+			e.pins |= PinRoutine // BEGIN NOT ATOMIC ... END: a block of any statements
+		}
+	case kwCommit, kwRollback:
+		e.release = commitRelease(q, ctx)
+	case kwSet:
+		e.explains = true
+		if inner, ok := setStatementInner(q, ctx); ok {
+			// SET STATEMENT var = value FOR stmt: the variables last one statement.
+			p.nested(e, inner, ctx, depth)
+			return
+		}
+		p.planSet(e, q, ctx)
+	case kwCreate:
+		features = p.planCreate(e, q, sc, ctx)
+	case kwDrop:
+		p.planDrop(e, q, ctx)
+	case kwAlter, kwTruncate, kwRename:
+		e.ddl = true
+	case kwLock:
+		e.explains = true
+		if sc.secondIs(q, "TABLES", "TABLE") {
+			e.pins |= PinLockTables
+		} else {
+			e.pins |= PinUnknown
+		}
+	case kwUnlock:
+		e.explains = true
+		e.unlockTables = sc.secondIs(q, "TABLES", "TABLE")
+	case kwFlush:
+		if sc.has(featLock) || sc.has(featExport) {
+			e.pins |= PinLockTables // FLUSH TABLES WITH READ LOCK, FLUSH TABLES t FOR EXPORT
+		}
+	case kwHandler:
+		planHandler(e, q, ctx)
+	case kwPrepare:
+		e.explains = true
+		p.planPrepare(e, q, ctx, depth)
+	case kwDeallocate:
+		e.explains = true
+		planDeallocate(e, q, ctx)
+	case kwExecute:
+		e.explains = true
+		p.planExecute(e, q, ctx, depth)
+	case kwCall:
+		e.pins |= PinRoutine
+	case kwXA:
+		e.pins |= PinXA
+		e.xaEnd = sc.secondIs(q, "COMMIT", "ROLLBACK")
+	case kwGet:
+		if !sc.has(featDiagnostics) {
+			e.pins |= PinUnknown
+			break
+		}
+		e.diagOnly = true
+		// GET DIAGNOSTICS @n = NUMBER writes user variables.
+		for _, name := range assignedInGet(q, ctx) {
+			e.assigned = append(e.assigned, name)
+			e.diagOnly = false
+		}
+	default:
+		e.pins |= PinUnknown
+	}
+	if features {
+		p.applyFeatures(e, sc)
+	}
+}
+
+// applyFeatures adds what the functions and clauses found anywhere in the statement do.
+func (p *parsers) applyFeatures(e *effects, sc *stmtScan) {
+	if sc.has(featStoredFn) {
+		e.pins |= PinRoutine
+	}
+	if sc.has(featSequence) {
+		e.pins |= PinSequence
+	}
+	if sc.has(featGetLock) {
+		e.pins |= PinGetLock
+		e.lockNames = append(e.lockNames, sc.lockNames...)
+		e.lockUnknown = e.lockUnknown || sc.lockUnknown
+	}
+	if sc.has(featReleaseLock) {
+		e.releasesLock = true
+	}
+	if sc.has(featSetLastInsertID) && sc.kw != kwInsert && sc.kw != kwUpdate && sc.kw != kwReplace {
+		e.setsInsertID = true // no OK packet reports it
+	}
+	if len(sc.assigned) > 0 {
+		e.assigned = append(e.assigned, sc.assigned...)
+		e.explains = true
+	}
+}
+
+// nested adds the effects of a statement text run by another (EXECUTE IMMEDIATE, SET
+// STATEMENT ... FOR): beyond maxNesting it is unknown.
+func (p *parsers) nested(e *effects, q []byte, ctx *analysisCtx, depth int) {
+	if depth+1 > maxNesting {
+		e.pins |= PinUnknown
+		return
+	}
+	var inner effects
+	p.analyzeInto(&inner, q, ctx, depth+1)
+	e.merge(&inner)
+}
+
+// merge adds o's effects to e.
+func (e *effects) merge(o *effects) {
+	e.feats |= o.feats
+	e.pins |= o.pins
+	e.multi = e.multi || o.multi
+	e.assigned = append(e.assigned, o.assigned...)
+	e.setsInsertID = e.setsInsertID || o.setsInsertID
+	e.explains = e.explains || o.explains
+	e.kill = e.kill || o.kill
+	e.load = e.load || o.load
+	e.ddl = e.ddl || o.ddl
+	e.release = e.release || o.release
+	for k, v := range o.userVars {
+		if e.userVars == nil {
+			e.userVars = make(map[string]string, len(o.userVars))
+		}
+		e.userVars[k] = v
+	}
+	if o.collation != "" {
+		e.collation = o.collation
+	}
+	e.tempCreate = append(e.tempCreate, o.tempCreate...)
+	e.tempDrop = append(e.tempDrop, o.tempDrop...)
+	e.tempUnknown = e.tempUnknown || o.tempUnknown
+	e.lockNames = append(e.lockNames, o.lockNames...)
+	e.lockUnknown = e.lockUnknown || o.lockUnknown
+	e.releasesLock = e.releasesLock || o.releasesLock
+	e.unlockTables = e.unlockTables || o.unlockTables
+	e.handlerOpen = append(e.handlerOpen, o.handlerOpen...)
+	e.handlerClose = append(e.handlerClose, o.handlerClose...)
+	e.xaEnd = e.xaEnd || o.xaEnd
+	if o.prepare != "" || o.deallocate != "" || o.pins&PinPrepare != 0 {
+		// Nested PREPAREs are not followed name by name: the names stay until reset.
+		e.pins |= PinPrepare | PinUnknown
+	}
+}

@@ -1,0 +1,191 @@
+package proxy
+
+import (
+	"encoding/hex"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/mysqlmux/mysqlmux/internal/wire"
+)
+
+// A connection goes back to the pool only when the proxy can prove its session state is what
+// the proxy records. Pins say when that cannot be (settle.go); what is left is the state a
+// direct connection keeps between statements that no packet reports: LAST_INSERT_ID(),
+// FOUND_ROWS(), ROW_COUNT(), the diagnostics area, user variables set from expressions. Before
+// the connection goes, the session reads back whatever of these it does not know exactly
+// (gather), in one round trip, and leaves the connection's diagnostics area empty, so that no
+// pooled connection ever shows one client's warnings to another.
+
+// connValues are the values a direct connection keeps for the previous statement. Each is exact
+// in the session, or current on the held connection (…Here) where a statement reads it natively;
+// unsure ones are read back before the connection goes.
+type connValues struct {
+	insertID            uint64
+	foundRows, rowCount int64
+	insertIDHere        bool
+	foundRowsHere       bool
+	rowCountHere        bool
+	unsure              unsureSet
+}
+
+type unsureSet uint8
+
+const (
+	unsureInsertID unsureSet = 1 << iota
+	unsureFoundRows
+	unsureRowCount
+)
+
+// softPins are the pins a session gives up after softPinGrace idle, once gather has read what
+// they kept: the next statement's warnings and FOUND_ROWS(), and the status an error hid.
+const softPins = nextStatementPins | PinStatusUnknown
+
+// releaseIfFree gives the held connection back unless the session is pinned, after reading back
+// what the session must know of it. An error is a broken connection.
+func (s *Session) releaseIfFree() error {
+	if s.be == nil || !canRelease(s.pins) {
+		return nil
+	}
+	if s.values.unsure != 0 || len(s.pendingVars) > 0 || s.diagDirty {
+		if err := s.gather(); err != nil {
+			return err
+		}
+		if !canRelease(s.pins) {
+			return nil // a transaction is open after all, or a value could not be read back
+		}
+	}
+	s.unhold()
+	s.pool.Release(s.be)
+	s.be = nil
+	s.values.insertIDHere, s.values.foundRowsHere, s.values.rowCountHere = false, false, false
+	return nil
+}
+
+// releaseSoft ends the soft pins of a session whose client stayed idle for softPinGrace: what
+// they kept is gathered, then the connection goes back unless a hard pin remains.
+func (s *Session) releaseSoft() error {
+	s.diagDirty = s.diagDirty || s.pins&PinWarnings != 0
+	s.pins &^= nextStatementPins
+	if err := s.gather(); err != nil {
+		return err
+	}
+	return s.releaseIfFree()
+}
+
+// gather reads back, in one round trip, the values the session does not know exactly, the
+// transaction status, and (when the diagnostics area may hold something) a copy of the
+// warnings, leaving the area empty.
+func (s *Session) gather() error {
+	be := s.be
+	var q strings.Builder
+	q.WriteString("SELECT LAST_INSERT_ID(), FOUND_ROWS(), ROW_COUNT(), @@warning_count, @@error_count")
+	vars := s.pendingVars
+	for _, v := range vars {
+		n := "@`" + strings.ReplaceAll(v, "`", "``") + "`"
+		q.WriteString(", " + n + ", HEX(" + n + "), CHARSET(" + n + "), COLLATION(" + n + ")")
+	}
+	cmds := [][]byte{append([]byte{byte(wire.ComQuery)}, q.String()...)}
+	diag := s.diagDirty
+	if diag {
+		cmds = append(cmds, append([]byte{byte(wire.ComQuery)}, "SHOW WARNINGS"...),
+			append([]byte{byte(wire.ComQuery)}, clearDiagSQL...))
+	}
+	for _, c := range cmds {
+		if err := be.Command(c); err != nil {
+			return err
+		}
+	}
+	if err := be.Flush(); err != nil {
+		return err
+	}
+	var row []*string
+	var cols []wire.Column
+	status, err := be.ReadRows(func(c []wire.Column, r []*string) error {
+		cols, row = c, r
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	var kept *keptWarnings
+	if diag {
+		if kept, err = s.readWarnings(); err != nil {
+			return err
+		}
+		if err := be.ReadOKOrErr(); err != nil {
+			return fmt.Errorf("clearing the diagnostics area: %w", err)
+		}
+	}
+	if len(row) != 5+4*len(vars) {
+		return fmt.Errorf("%w: gather returned %d columns", errBackendProtocol, len(row))
+	}
+	s.pins &^= PinTransaction | PinStatusUnknown
+	if status&wire.StatusInTrans != 0 {
+		s.pins |= PinTransaction
+	}
+	v := &s.values
+	v.insertID, _ = strconv.ParseUint(deref(row[0]), 10, 64)
+	v.foundRows, _ = strconv.ParseInt(deref(row[1]), 10, 64)
+	v.rowCount, _ = strconv.ParseInt(deref(row[2]), 10, 64)
+	v.unsure = 0
+	if diag {
+		s.diagDirty, s.warnings = false, nil
+		if w, _ := strconv.Atoi(deref(row[3])); w > 0 && kept != nil {
+			kept.warningCount = w
+			kept.errorCount, _ = strconv.Atoi(deref(row[4]))
+			s.warnings = kept
+		}
+	}
+	set := make(map[string]string, len(vars))
+	for i, name := range vars {
+		lit, ok := userVarLiteral(row[5+4*i:9+4*i], cols[5+4*i])
+		if !ok {
+			s.pins |= PinUserVariable
+			continue
+		}
+		set[name] = lit
+	}
+	s.pendingVars = s.pendingVars[:0]
+	if len(set) > 0 {
+		s.state = s.r.states.intern(s.state.withUserVars(set))
+		be.State = anyState(s.state)
+	}
+	return nil
+}
+
+// clearDiagSQL empties the diagnostics area: only a statement that uses a table does.
+const clearDiagSQL = "DO (SELECT 1 FROM information_schema.CHARACTER_SETS LIMIT 0)"
+
+func deref(p *string) string {
+	if p == nil {
+		return ""
+	}
+	return *p
+}
+
+// userVarLiteral turns a user variable read back as (value, HEX, CHARSET, COLLATION) with its
+// column type into the SQL that sets it to exactly that value; "NULL" unsets it.
+func userVarLiteral(r []*string, col wire.Column) (string, bool) {
+	if r[0] == nil {
+		return "NULL", true
+	}
+	switch col.Type {
+	case wire.TypeLongLong, wire.TypeNewDecimal:
+		return *r[0], true
+	case wire.TypeDouble:
+		if strings.ContainsAny(*r[0], "eE") {
+			return *r[0], true
+		}
+		return *r[0] + "e0", true // a DOUBLE literal
+	case 0xfd, 0xfe, 0xf9, 0xfa, 0xfb, 0xfc, 0x0f: // string and blob types
+		if r[1] == nil || r[2] == nil || r[3] == nil {
+			return "", false
+		}
+		if _, err := hex.DecodeString(*r[1]); err != nil {
+			return "", false
+		}
+		return "_" + *r[2] + " X'" + *r[1] + "' COLLATE " + *r[3], true
+	}
+	return "", false
+}

@@ -1,0 +1,330 @@
+package proxy
+
+import (
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/mysqlmux/mysqlmux/internal/wire"
+)
+
+// Step 4 of a statement's way: what the server reported (status flags, session tracking, OK
+// fields) and what the statement did (its effects) become the session's state and pins. This
+// file is the only writer of pins besides the reset paths; release.go reads them to decide
+// whether the connection goes back, and gathers from the server what must be known first.
+
+// settle folds a finished command into the session. e is the effects of a COM_QUERY or
+// COM_STMT_EXECUTE, nil for other commands; arg is the argument of COM_INIT_DB or
+// COM_SET_OPTION.
+func (s *Session) settle(cmd wire.Command, arg string, e *effects) {
+	out := &s.relay.out
+	ok := out.errCode == 0
+	// Effects of a multi-statement that failed part way, or of a statement that ran code the
+	// proxy cannot see, may have happened although the response ends in an error.
+	partial := e != nil && e.multi && !ok
+
+	diag := s.pins & PinWarnings
+	s.pins &^= nextStatementPins
+	s.settleStatus(out)
+	if out.lastInsertID != 0 {
+		s.values.insertID, s.values.insertIDHere = out.lastInsertID, true
+	}
+	s.settleValues(cmd, e)
+
+	db, dbChanged := out.schema, out.schemaChanged
+	if cmd == wire.ComInitDB && ok && out.statusKnown {
+		db, dbChanged = arg, true
+	}
+	if cmd == wire.ComSetOption && ok && len(arg) >= 2 && arg[1] == 0 && arg[0] <= 1 {
+		s.multiStmt = arg[0] == 0 // 0: MYSQL_OPTION_MULTI_STATEMENTS_ON
+		s.be.MultiStatements = s.multiStmt
+	}
+	if dbChanged {
+		s.be.DB = db
+		s.setDB(db)
+	}
+
+	next := s.state
+	if vs := s.replayable(out.vars); len(vs) > 0 {
+		next = next.withVars(vs)
+	}
+	explained := cmd == wire.ComInitDB
+	if e != nil {
+		explained = e.explains
+		next = s.applyEffects(e, next, ok, partial)
+		if ok && e.has(featCalcFoundRows) {
+			s.pins |= PinFoundRows
+		}
+	}
+	if next != s.state {
+		s.state = s.r.states.intern(next)
+	}
+	s.be.State = anyState(s.state)
+	if out.stateChanged && !explained {
+		s.pins |= PinUntracked
+	}
+	if s.warnings != nil && (e == nil || !e.diagOnly) && (out.warnings > 0 || !ok || e == nil || e.usesTables()) {
+		s.warnings = nil // a new diagnostics area: the kept one is gone, as on the server
+	}
+	switch {
+	case e != nil && e.diagOnly:
+		s.pins |= diag // reading the diagnostics area leaves it as it was
+	case out.warnings > 0 || !ok:
+		s.pins |= PinWarnings
+		s.diagDirty = true
+	case diag != 0:
+		// A statement that uses no table leaves the earlier warnings in place: whether it did
+		// is read at release (gather), not guessed.
+		s.diagDirty = true
+	}
+	s.recomputePins()
+}
+
+// settleStatus follows the server's status flags: the transaction pin is exactly
+// SERVER_STATUS_IN_TRANS. An ERR carries no status, so after one the session does not know
+// whether a transaction is open (a failed first statement under autocommit=0 opens one) until a
+// response with a status comes: the next statement's, or gather's at release.
+func (s *Session) settleStatus(out *outcome) {
+	if out.statusKnown {
+		s.pins &^= PinTransaction | PinStatusUnknown
+		if out.status&wire.StatusInTrans != 0 {
+			s.pins |= PinTransaction
+		}
+	} else if out.errCode != 0 {
+		s.pins |= PinStatusUnknown
+	}
+	if out.txCharsKnown {
+		s.pins &^= PinTxCharacteristics
+		if out.txCharsPending {
+			s.pins |= PinTxCharacteristics
+		}
+	}
+}
+
+// settleValues records what the command did to FOUND_ROWS(), ROW_COUNT() and LAST_INSERT_ID(),
+// which a direct connection keeps between statements and no packet reports: known exactly from
+// the response, or marked unsure, to be read back before the connection goes (gather).
+func (s *Session) settleValues(cmd wire.Command, e *effects) {
+	out := &s.relay.out
+	v := &s.values
+	if cmd != wire.ComQuery && cmd != wire.ComStmtExecute {
+		return
+	}
+	single := e != nil && !e.multi && e.pins&(PinRoutine|PinUnknown) == 0
+	ok := out.errCode == 0
+	// ROW_COUNT(): the affected rows of an OK, -1 after a result set.
+	v.rowCountHere = true
+	switch {
+	case single && ok && out.resultSets == 0:
+		v.rowCount, v.unsure = int64(out.affectedRows), v.unsure&^unsureRowCount
+	case single && ok && !e.has(featAssignVar):
+		v.rowCount, v.unsure = -1, v.unsure&^unsureRowCount
+	default:
+		v.unsure |= unsureRowCount
+	}
+	// FOUND_ROWS(): the rows the last SELECT sent; statements without a SELECT leave it.
+	switch {
+	case single && ok && out.resultSets > 0 && isSelectKind(e.kw) && !e.has(featCalcFoundRows|featAssignVar):
+		v.foundRows, v.foundRowsHere = out.lastRows, true
+		v.unsure &^= unsureFoundRows
+	case single && ok && out.resultSets == 0 && e != nil && !e.has(featSelect):
+	default:
+		v.foundRowsHere = true
+		v.unsure |= unsureFoundRows
+	}
+	// LAST_INSERT_ID(): an OK reports the statement's insert id, which is the new
+	// LAST_INSERT_ID() only when the id was generated (an explicit id leaves it), so it is read
+	// back; so is LAST_INSERT_ID(expr) outside INSERT and UPDATE.
+	if out.lastInsertID != 0 && e != nil && !(e.has(featSetLastInsertID) && single && (e.kw == kwUpdate || e.kw == kwInsert)) {
+		v.unsure |= unsureInsertID
+	}
+	if e == nil || !single || e.setsInsertID {
+		v.insertIDHere = true
+		v.unsure |= unsureInsertID
+	}
+}
+
+func isSelectKind(kw keyword) bool {
+	return kw == kwSelect || kw == kwWith || kw == kwValues || kw == kwTable
+}
+
+// replayable sorts the variable changes the server reported: those the session replays are
+// returned; a read-only one is recorded where it is read from (last_gtid) and never written back;
+// one that cannot move pins the session.
+func (s *Session) replayable(changes []varChange) []varChange {
+	if len(changes) == 0 {
+		return nil
+	}
+	cat := s.r.vars.get(s.pool.Addr())
+	keep := changes[:0]
+	for _, ch := range changes {
+		switch cat.kind(ch.name) {
+		case varReplay:
+			keep = append(keep, ch)
+		case varReadOnly:
+			if ch.name == "last_gtid" {
+				s.lastGTID = ch.value
+			}
+		case varPin:
+			s.pins |= PinUntracked
+		}
+	}
+	return keep
+}
+
+// applyEffects records what the statement did. ok: it succeeded; partial: it failed part way
+// through a multi-statement, so some of its parts ran.
+func (s *Session) applyEffects(e *effects, next *sessionState, ok, partial bool) *sessionState {
+	ran := ok || partial
+	// Pins whose cause may exist even if the statement failed: a routine or statement the proxy
+	// cannot see may have done anything before failing.
+	s.pins |= e.pins & (PinRoutine | PinUnknown | PinSequence)
+	if ran {
+		s.pins |= e.pins & (PinLockTables | PinXA | PinUntracked)
+	}
+	// User variables: exact values when the statement succeeded as a whole; read back from
+	// the server otherwise (gather), and always for values the text does not give.
+	for _, name := range e.assigned {
+		s.readBack(name)
+	}
+	if ok && len(e.userVars) > 0 {
+		next = next.withUserVars(e.userVars)
+		for name := range e.userVars {
+			s.pendingVars = slices.DeleteFunc(s.pendingVars, func(n string) bool { return n == name })
+		}
+	} else if partial {
+		for name := range e.userVars {
+			s.readBack(name)
+		}
+	}
+	if ok && e.collation != "" {
+		next = next.withVar("collation_connection", e.collation)
+	}
+	if ran {
+		for _, t := range e.tempCreate {
+			if s.tempTables == nil {
+				s.tempTables = make(map[string]struct{})
+			}
+			s.tempTables[t] = struct{}{}
+		}
+		s.tempUnknown = s.tempUnknown || e.tempUnknown
+		for _, n := range e.lockNames {
+			if !slices.Contains(s.locks, n) {
+				s.locks = append(s.locks, n)
+			}
+		}
+		s.lockUnknown = s.lockUnknown || e.lockUnknown
+		for _, h := range e.handlerOpen {
+			if s.handlers == nil {
+				s.handlers = make(map[string]struct{})
+			}
+			s.handlers[h] = struct{}{}
+		}
+		if e.prepare != "" {
+			if s.prepared == nil {
+				s.prepared = make(map[string]*effects)
+			}
+			s.prepared[e.prepare] = e.prepared
+		}
+	}
+	if ok {
+		for _, t := range e.tempDrop {
+			delete(s.tempTables, t)
+		}
+		for _, h := range e.handlerClose {
+			delete(s.handlers, h)
+		}
+		if e.deallocate != "" {
+			delete(s.prepared, e.deallocate)
+		}
+		if e.unlockTables {
+			s.pins &^= PinLockTables
+		}
+		if e.xaEnd {
+			s.pins &^= PinXA
+		}
+		if e.ddl {
+			s.r.metas.invalidate() // cached statement columns may have changed
+		}
+	}
+	return next
+}
+
+// readBack marks a user variable whose value is to be read from the server before the
+// connection goes back.
+func (s *Session) readBack(name string) {
+	if !slices.Contains(s.pendingVars, name) {
+		s.pendingVars = append(s.pendingVars, name)
+	}
+}
+
+// recomputePins sets the pins that follow a set of named things.
+func (s *Session) recomputePins() {
+	s.pins &^= PinTempTable | PinGetLock | PinPrepare | PinHandler
+	if len(s.tempTables) > 0 || s.tempUnknown {
+		s.pins |= PinTempTable
+	}
+	if len(s.locks) > 0 || s.lockUnknown {
+		s.pins |= PinGetLock
+	}
+	if len(s.prepared) > 0 {
+		s.pins |= PinPrepare
+	}
+	if len(s.handlers) > 0 {
+		s.pins |= PinHandler
+	}
+}
+
+// checkLocks asks the server which of the session's GET_LOCK names it still holds: a lock not
+// obtained (GET_LOCK returned 0) or released no longer pins. RELEASE_ALL_LOCKS() that succeeded
+// released every lock, named or not.
+func (s *Session) checkLocks(e *effects) error {
+	if e.has(featReleaseAll) && s.relay.out.errCode == 0 {
+		s.locks, s.lockUnknown = nil, false
+		s.recomputePins()
+		return nil
+	}
+	if len(s.locks) == 0 {
+		return nil
+	}
+	var b strings.Builder
+	b.WriteString("SELECT CONCAT_WS(','")
+	for i, n := range s.locks {
+		fmt.Fprintf(&b, ", IF(IS_USED_LOCK(%s) = CONNECTION_ID(), '%d', NULL)", quote(n, s.noBackslash()), i)
+	}
+	b.WriteString(")")
+	v, _, err := s.be.QueryValue(b.String())
+	if err != nil {
+		return err
+	}
+	var held []string
+	for _, idx := range strings.Split(v, ",") {
+		if i, err := strconv.Atoi(idx); err == nil && i < len(s.locks) {
+			held = append(held, s.locks[i])
+		}
+	}
+	s.locks = held
+	s.recomputePins()
+	return nil
+}
+
+// noBackslash reports whether the session's sql_mode has NO_BACKSLASH_ESCAPES now.
+func (s *Session) noBackslash() bool {
+	mode, ok := s.state.varsMap()["sql_mode"]
+	if !ok {
+		mode = s.r.vars.get(s.pool.Addr()).freshValue("sql_mode")
+	}
+	return strings.Contains(mode, "NO_BACKSLASH_ESCAPES")
+}
+
+// setDB changes the session's default database (and what operators see).
+func (s *Session) setDB(db string) {
+	s.db = db
+	s.mu.Lock()
+	s.shownDB = db
+	s.mu.Unlock()
+}
+
+// errBadDB is ER_BAD_DB_ERROR (Unknown database).
+const errBadDB = 1049

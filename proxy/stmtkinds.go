@@ -1,0 +1,281 @@
+package proxy
+
+import "strings"
+
+// The statements whose effects depend on more than their features: read with the lexer, word
+// by word. A form not recognised is unknown (it pins), never harmless.
+
+// identAt reads a name at l's position: a word or a `quoted` identifier (a "quoted" one under
+// ANSI_QUOTES is a string to this lexer, and so not a name: unknown).
+func identAt(l *lexer) (string, bool) {
+	t := l.next()
+	switch t.kind {
+	case tokWord:
+		return string(l.q[t.start:t.end]), true
+	case tokQuoted:
+		return string(unquoteIdent(l.q[t.start:t.end])), true
+	}
+	return "", false
+}
+
+// tableNameAt reads a table name, db.name or name, and returns it as the proxy keys temporary
+// tables: "db.name", case-folded when the server folds table names.
+func tableNameAt(l *lexer, ctx *analysisCtx) (string, bool) {
+	name, ok := identAt(l)
+	if !ok {
+		return "", false
+	}
+	db := ctx.db
+	if l.punct(l.peek(), '.') {
+		l.next()
+		db = name
+		if name, ok = identAt(l); !ok {
+			return "", false
+		}
+	}
+	key := db + "." + name
+	if ctx.foldNames {
+		key = strings.ToLower(key)
+	}
+	return key, true
+}
+
+// skipWords moves l past the words ws (in order, each optional), e.g. IF NOT EXISTS.
+func skipWords(l *lexer, ws ...string) {
+	for _, w := range ws {
+		if l.is(l.peek(), w) {
+			l.next()
+		}
+	}
+}
+
+// planCreate reads a CREATE statement; it returns whether the statement's features apply (a
+// stored routine's or view's body does not run when it is created).
+func (p *parsers) planCreate(e *effects, q []byte, sc *stmtScan, ctx *analysisCtx) bool {
+	e.ddl = true
+	l := lexer{q: q, mode: ctx.mode}
+	l.next() // CREATE
+	temporary := false
+	for i := 0; i < 16; i++ {
+		t := l.next()
+		switch {
+		case t.kind == tokEnd || l.punct(t, '('):
+			return true
+		case l.isAnyWord(t, "PROCEDURE", "FUNCTION", "TRIGGER", "EVENT", "PACKAGE", "VIEW"):
+			return false
+		case l.is(t, "TEMPORARY"):
+			temporary = true
+		case l.is(t, "TABLE"):
+			if !sc.has(featStoredFnSelect) {
+				sc.feats &^= featStoredFn // a column default or check is not a stored function
+			}
+			if !temporary {
+				return true
+			}
+			e.explains = true
+			e.pins |= PinTempTable
+			skipWords(&l, "IF", "NOT", "EXISTS")
+			if name, ok := tableNameAt(&l, ctx); ok {
+				e.tempCreate = append(e.tempCreate, name)
+			} else {
+				e.tempUnknown = true
+			}
+			return true
+		}
+	}
+	return true
+}
+
+// planDrop reads DROP [TEMPORARY] TABLE and DROP PREPARE.
+func (p *parsers) planDrop(e *effects, q []byte, ctx *analysisCtx) {
+	l := lexer{q: q, mode: ctx.mode}
+	l.next() // DROP
+	t := l.next()
+	switch {
+	case l.is(t, "PREPARE"):
+		e.explains = true
+		if name, ok := identAt(&l); ok {
+			e.deallocate = strings.ToLower(name)
+		}
+		return
+	case l.is(t, "TEMPORARY"):
+		t = l.next()
+	case !l.isAnyWord(t, "TABLE", "TABLES"):
+		e.ddl = true
+		return
+	}
+	e.ddl = true
+	e.explains = true
+	if !ctx.hasTemp {
+		return
+	}
+	skipWords(&l, "TABLE")
+	skipWords(&l, "IF", "EXISTS")
+	for {
+		name, ok := tableNameAt(&l, ctx)
+		if !ok {
+			return // the temporary tables stay recorded: still pinned, which is safe
+		}
+		e.tempDrop = append(e.tempDrop, name)
+		if !l.punct(l.next(), ',') {
+			return
+		}
+	}
+}
+
+// planHandler reads HANDLER name OPEN [[AS] alias] and HANDLER name CLOSE; HANDLER ... READ
+// changes nothing.
+func planHandler(e *effects, q []byte, ctx *analysisCtx) {
+	l := lexer{q: q, mode: ctx.mode}
+	l.next() // HANDLER
+	name, ok := identAt(&l)
+	if ok && l.punct(l.peek(), '.') {
+		l.next()
+		name, ok = identAt(&l)
+	}
+	if !ok {
+		e.pins |= PinUnknown
+		return
+	}
+	if ctx.foldNames {
+		name = strings.ToLower(name)
+	}
+	switch t := l.next(); {
+	case l.is(t, "OPEN"):
+		e.pins |= PinHandler
+		skipWords(&l, "AS")
+		if alias, ok := identAt(&l); ok {
+			name = alias
+			if ctx.foldNames {
+				name = strings.ToLower(name)
+			}
+		}
+		e.handlerOpen = append(e.handlerOpen, name)
+	case l.is(t, "CLOSE"):
+		e.handlerClose = append(e.handlerClose, name)
+	case l.is(t, "READ"):
+	default:
+		e.pins |= PinUnknown
+	}
+}
+
+// stringLiteralAt reads a string literal (adjacent literals concatenate, as in SQL); false for
+// anything else, an introducer included (its bytes would need converting).
+func stringLiteralAt(l *lexer) (string, bool) {
+	t := l.next()
+	if t.kind != tokString {
+		return "", false
+	}
+	var b strings.Builder
+	b.WriteString(decodeString(l.q[t.start:t.end], l.mode.noBackslash))
+	for l.peek().kind == tokString {
+		t = l.next()
+		b.WriteString(decodeString(l.q[t.start:t.end], l.mode.noBackslash))
+	}
+	return b.String(), true
+}
+
+// planPrepare reads PREPARE name FROM 'text' (the text's effects are those of each EXECUTE)
+// or FROM @var (not known).
+func (p *parsers) planPrepare(e *effects, q []byte, ctx *analysisCtx, depth int) {
+	l := lexer{q: q, mode: ctx.mode}
+	l.next() // PREPARE
+	name, ok := identAt(&l)
+	if !ok || !l.is(l.next(), "FROM") {
+		e.pins |= PinUnknown | PinPrepare
+		return
+	}
+	e.prepare = strings.ToLower(name)
+	text, ok := stringLiteralAt(&l)
+	if t := l.next(); !ok || (t.kind != tokEnd && !l.punct(t, ';')) || depth+1 > maxNesting {
+		return // prepared stays nil: each EXECUTE of it is unknown
+	}
+	inner := &effects{}
+	p.analyzeInto(inner, []byte(text), ctx, depth+1)
+	e.prepared = inner
+}
+
+// planDeallocate reads DEALLOCATE PREPARE name.
+func planDeallocate(e *effects, q []byte, ctx *analysisCtx) {
+	l := lexer{q: q, mode: ctx.mode}
+	l.next() // DEALLOCATE
+	if !l.is(l.next(), "PREPARE") {
+		e.pins |= PinUnknown
+		return
+	}
+	if name, ok := identAt(&l); ok {
+		e.deallocate = strings.ToLower(name)
+	}
+}
+
+// planExecute reads EXECUTE IMMEDIATE 'text' and EXECUTE name [USING ...]: the effects of the
+// text run, when the proxy knows it.
+func (p *parsers) planExecute(e *effects, q []byte, ctx *analysisCtx, depth int) {
+	l := lexer{q: q, mode: ctx.mode}
+	l.next() // EXECUTE
+	if l.is(l.peek(), "IMMEDIATE") {
+		l.next()
+		text, ok := stringLiteralAt(&l)
+		if t := l.next(); !ok || (t.kind != tokEnd && !l.punct(t, ';') && !l.is(t, "USING")) {
+			e.pins |= PinUnknown
+			return
+		}
+		p.nested(e, []byte(text), ctx, depth)
+		return
+	}
+	name, ok := identAt(&l)
+	var inner *effects
+	if ok && ctx.prepared != nil {
+		inner = ctx.prepared(strings.ToLower(name))
+	}
+	if inner == nil {
+		e.pins |= PinUnknown
+		return
+	}
+	e.merge(inner)
+}
+
+// commitRelease reports whether a COMMIT or ROLLBACK ends the connection (... RELEASE).
+func commitRelease(q []byte, ctx *analysisCtx) bool {
+	l := lexer{q: q, mode: ctx.mode}
+	var prev token
+	for t := l.next(); t.kind != tokEnd; prev, t = t, l.next() {
+		if l.is(t, "RELEASE") && !l.is(prev, "NO") {
+			return true
+		}
+	}
+	return false
+}
+
+// setStatementInner returns the statement of SET STATEMENT ... FOR statement.
+func setStatementInner(q []byte, ctx *analysisCtx) ([]byte, bool) {
+	l := lexer{q: q, mode: ctx.mode}
+	l.next() // SET
+	if !l.is(l.next(), "STATEMENT") {
+		return nil, false
+	}
+	depth := 0
+	for t := l.next(); t.kind != tokEnd; t = l.next() {
+		switch {
+		case l.punct(t, '('):
+			depth++
+		case l.punct(t, ')'):
+			depth--
+		case depth == 0 && l.is(t, "FOR"):
+			return q[t.end:], true
+		}
+	}
+	return []byte{}, true // no FOR: the server refuses it
+}
+
+// assignedInGet returns the user variables GET DIAGNOSTICS writes (@n = NUMBER, ...).
+func assignedInGet(q []byte, ctx *analysisCtx) []string {
+	l := lexer{q: q, mode: ctx.mode}
+	var names []string
+	for t := l.next(); t.kind != tokEnd; t = l.next() {
+		if t.kind == tokUserVar && l.punct(l.peek(), '=') {
+			names = append(names, userVarName(q, t))
+		}
+	}
+	return names
+}

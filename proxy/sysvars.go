@@ -1,0 +1,132 @@
+package proxy
+
+import (
+	"sync"
+
+	"github.com/mysqlmux/mysqlmux/backend"
+)
+
+// Which session variables a backend can have written back is the server's to say, not a list
+// of ours: a server with the binary log on reports last_gtid through session tracking, and
+// `SET last_gtid = …` on another connection fails with ERROR 1238. Each backend's catalog is
+// read from information_schema.SYSTEM_VARIABLES on its first connection, and again when the
+// server's version changes (an upgrade behind the proxy).
+
+// varKind is what the proxy may do with a tracked variable.
+type varKind uint8
+
+const (
+	varReplay   varKind = iota // a settable session variable: recorded and replayed
+	varReadOnly                // the server maintains it (last_gtid, warning_count, …): never written back
+	varPin                     // settable, but its value cannot move to another connection: pins
+)
+
+// varCatalog is one server's session variables.
+type varCatalog struct {
+	version string
+	// readOnly: lower-case name → READ_ONLY, for session-scope variables; nil when the server
+	// has no catalog to read (the fallback rules apply).
+	readOnly map[string]bool
+	// fresh: lower-case name → value on a connection as the pool lends it fresh (after login or
+	// a reset), e.g. the server's default sql_mode, which decides how a statement is lexed.
+	fresh map[string]string
+}
+
+// catalogSQL lists the variables a session can have. MySQL has no such table (its
+// performance_schema.variables_info says nothing of read-only): there the fallback rules apply.
+const catalogSQL = "SELECT LOWER(VARIABLE_NAME), READ_ONLY, SESSION_VALUE FROM information_schema.SYSTEM_VARIABLES " +
+	"WHERE VARIABLE_SCOPE <> 'GLOBAL'"
+
+// readCatalog reads the catalog of c's server. An error is a broken connection.
+func readCatalog(c *backend.Conn) (*varCatalog, error) {
+	cat := &varCatalog{version: c.Version, readOnly: make(map[string]bool, 512), fresh: make(map[string]string, 512)}
+	err := c.QueryRows(catalogSQL, func(row []*string) error {
+		if len(row) == 3 && row[0] != nil && row[1] != nil {
+			cat.readOnly[*row[0]] = *row[1] == "YES"
+			if row[2] != nil {
+				cat.fresh[*row[0]] = *row[2]
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		if isServerError(err) {
+			return &varCatalog{version: c.Version}, nil // no such table (MySQL): fall back
+		}
+		return nil, err
+	}
+	return cat, nil
+}
+
+// fallbackReadOnly are the session variables MariaDB and MySQL maintain themselves, for a server
+// whose catalog could not be read.
+var fallbackReadOnly = map[string]bool{
+	"last_gtid": true, "in_transaction": true, "warning_count": true, "error_count": true,
+	"external_user": true, "proxy_user": true,
+}
+
+// kind classifies a tracked variable. Settable variables whose value belongs to one connection
+// or one statement (unreplayable) pin; a variable the catalog does not know (a plugin loaded
+// after it was read) pins too: nothing unknown is replayed.
+func (cat *varCatalog) kind(name string) varKind {
+	if unreplayable(name) {
+		return varPin
+	}
+	if cat == nil || cat.readOnly == nil {
+		if fallbackReadOnly[name] {
+			return varReadOnly
+		}
+		return varReplay
+	}
+	ro, ok := cat.readOnly[name]
+	switch {
+	case !ok:
+		return varPin
+	case ro:
+		return varReadOnly
+	}
+	return varReplay
+}
+
+// freshValue is a variable's value on a fresh connection ("" if unknown).
+func (cat *varCatalog) freshValue(name string) string {
+	if cat == nil {
+		return ""
+	}
+	return cat.fresh[name]
+}
+
+// catalogs holds the catalog of each backend, by address.
+type catalogs struct {
+	mu sync.Mutex
+	m  map[string]*varCatalog
+}
+
+// get returns addr's catalog (nil: unknown, the fallback rules apply).
+func (cs *catalogs) get(addr string) *varCatalog {
+	cs.mu.Lock()
+	defer cs.mu.Unlock()
+	return cs.m[addr]
+}
+
+// observe reads the catalog of addr's server on the new connection c, unless one for the same
+// server version is held. An error is a broken connection.
+func (cs *catalogs) observe(addr string, c *backend.Conn) error {
+	cs.mu.Lock()
+	cur, ok := cs.m[addr]
+	cs.mu.Unlock()
+	if ok && cur.version == c.Version {
+		return nil
+	}
+	cat, err := readCatalog(c)
+	if err != nil {
+		return err
+	}
+	cs.mu.Lock()
+	if cs.m == nil {
+		cs.m = make(map[string]*varCatalog)
+	}
+	cs.m[addr] = cat
+	cs.mu.Unlock()
+	return nil
+}
