@@ -91,7 +91,16 @@ func (s *Session) sync(needLastInsertID bool) error {
 		cmds[n] = append([]byte{byte(wire.ComInitDB)}, s.db...)
 		n++
 	}
-	if have := connState(be); !sameState(have, s.state) {
+	have := connState(be)
+	if !sameState(have, s.state) && dropsUserVars(have, s.state) {
+		// User variables cannot be removed but by a reset: start from a fresh connection.
+		if err := be.Reset(); err != nil {
+			return err
+		}
+		s.r.stats.Resets.Add(1)
+		have = nil
+	}
+	if !sameState(have, s.state) {
 		sys, user := replaySQL(have, s.state, s.r.vars.get(s.pool.Addr()).freshValue("sql_mode"))
 		for _, q := range [][]byte{sys, user} {
 			if len(q) > 0 {

@@ -99,6 +99,9 @@ type effects struct {
 	load     bool // LOAD DATA: may read the client's file
 	ddl      bool // may change table definitions (prepared statement metadata)
 	release  bool // COMMIT/ROLLBACK ... RELEASE: the server closes the connection
+	// stmtVars are variables SET STATEMENT sets for one statement: what tracking reports of
+	// them is not the session's.
+	stmtVars []string
 
 	// Effects applied when the statement succeeds.
 	userVars     map[string]string // user variables set to values known exactly (SQL to replay)
@@ -217,8 +220,10 @@ func (p *parsers) statement(e *effects, q []byte, sc *stmtScan, ctx *analysisCtx
 		e.release = commitRelease(q, ctx)
 	case kwSet:
 		e.explains = true
-		if inner, ok := setStatementInner(q, ctx); ok {
-			// SET STATEMENT var = value FOR stmt: the variables last one statement.
+		if inner, vars, ok := setStatementInner(q, ctx); ok {
+			// SET STATEMENT var = value FOR stmt: the variables last one statement (session
+			// tracking reports their passing values, which are not the session's).
+			e.stmtVars = append(e.stmtVars, vars...)
 			p.nested(e, inner, ctx, depth)
 			return
 		}
@@ -327,6 +332,7 @@ func (e *effects) merge(o *effects) {
 	e.load = e.load || o.load
 	e.ddl = e.ddl || o.ddl
 	e.release = e.release || o.release
+	e.stmtVars = append(e.stmtVars, o.stmtVars...)
 	for k, v := range o.userVars {
 		if e.userVars == nil {
 			e.userVars = make(map[string]string, len(o.userVars))

@@ -152,13 +152,13 @@ func TestEffectsUserVarsExact(t *testing.T) {
 	var ps parsers
 	e := ps.effectsOf([]byte(`SET @a = 'x''y', @b := -5, @c = NULL, @d = _latin1'abc', @e = X'00ff', @f = 1.50, @g = 'a\nb'`), testCtx())
 	want := map[string]string{
-		"a": "_utf8mb4 X'782779' COLLATE utf8mb4_general_ci",
+		"a": "_utf8mb4 X'782779' COLLATE `utf8mb4_general_ci`",
 		"b": "-5",
 		"c": "NULL",
 		"d": "_latin1 X'616263'",
 		"e": "X'00ff'",
 		"f": "1.50",
-		"g": "_utf8mb4 X'610a62' COLLATE utf8mb4_general_ci",
+		"g": "_utf8mb4 X'610a62' COLLATE `utf8mb4_general_ci`",
 	}
 	for k, v := range want {
 		if e.userVars[k] != v {
@@ -169,14 +169,14 @@ func TestEffectsUserVarsExact(t *testing.T) {
 	ctx := testCtx()
 	ctx.sqlMode, ctx.mode = "NO_BACKSLASH_ESCAPES", lexMode{noBackslash: true}
 	e = ps.effectsOf([]byte(`SET @nb = 'a\nb\\c'`), ctx)
-	if got := e.userVars["nb"]; got != "_utf8mb4 X'615c6e625c5c63' COLLATE utf8mb4_general_ci" {
+	if got := e.userVars["nb"]; got != "_utf8mb4 X'615c6e625c5c63' COLLATE `utf8mb4_general_ci`" {
 		t.Errorf("@nb = %q", got)
 	}
 	// A client writing latin1 to a utf8mb4 connection: converted as the server converts it.
 	ctx = testCtx()
 	ctx.clientCharset = "latin1"
 	e = ps.effectsOf([]byte(`SET @l = 'x'`), ctx)
-	if got := e.userVars["l"]; got != "CONVERT(_latin1 X'78' USING utf8mb4) COLLATE utf8mb4_general_ci" {
+	if got := e.userVars["l"]; got != "CONVERT(_latin1 X'78' USING utf8mb4) COLLATE `utf8mb4_general_ci`" {
 		t.Errorf("@l = %q", got)
 	}
 }

@@ -185,7 +185,7 @@ func userVarLiteral(r []*string, col wire.Column) (string, bool) {
 		if _, err := hex.DecodeString(*r[1]); err != nil {
 			return "", false
 		}
-		return "_" + *r[2] + " X'" + *r[1] + "' COLLATE " + *r[3], true
+		return "_" + *r[2] + " X'" + *r[1] + "' COLLATE `" + *r[3] + "`", true
 	}
 	return "", false
 }

@@ -159,7 +159,7 @@ func stringLiteralSQL(v *test_driver.ValueExpr, collate string, ctx *analysisCtx
 		}
 	}
 	if collate != "" {
-		sql += " COLLATE " + collate
+		sql += " COLLATE `" + collate + "`"
 	}
 	return sql
 }

@@ -46,6 +46,9 @@ func (s *Session) settle(cmd wire.Command, arg string, e *effects) {
 	}
 
 	next := s.state
+	if e != nil && len(e.stmtVars) > 0 {
+		out.vars = slices.DeleteFunc(out.vars, func(ch varChange) bool { return slices.Contains(e.stmtVars, ch.name) })
+	}
 	if vs := s.replayable(out.vars); len(vs) > 0 {
 		next = next.withVars(vs)
 	}

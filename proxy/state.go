@@ -93,21 +93,28 @@ func (s *sessionState) withVar(name, value string) *sessionState {
 	return &sessionState{vars: vars, userVars: s.userMap()}
 }
 
-// withUserVars sets user variables to literals; a NULL literal unsets (an unset variable reads
-// as NULL).
+// withUserVars sets user variables to SQL values. A variable set to NULL is kept: the server
+// keeps it too (information_schema.USER_VARIABLES lists it), so a connection is only in the
+// session's state if it has exactly the session's variables.
 func (s *sessionState) withUserVars(set map[string]string) *sessionState {
 	uv := maps.Clone(s.userMap())
 	if uv == nil {
 		uv = make(map[string]string, len(set))
 	}
-	for k, v := range set {
-		if strings.EqualFold(v, "NULL") {
-			delete(uv, k)
-		} else {
-			uv[k] = v
+	maps.Copy(uv, set)
+	return &sessionState{vars: s.varsMap(), userVars: uv}
+}
+
+// dropsUserVars reports whether turning state have into want would remove a user variable,
+// which only a reset of the connection can.
+func dropsUserVars(have, want *sessionState) bool {
+	wu := want.userMap()
+	for k := range have.userMap() {
+		if _, ok := wu[k]; !ok {
+			return true
 		}
 	}
-	return &sessionState{vars: s.varsMap(), userVars: uv}
+	return false
 }
 
 func (s *sessionState) empty() bool {
@@ -226,13 +233,8 @@ func replaySQL(have, want *sessionState, freshSQLMode string) (sys, user []byte)
 	}
 	hu, wu := have.userMap(), want.userMap()
 	for _, k := range slices.Sorted(maps.Keys(wu)) {
-		if hu[k] != wu[k] {
+		if hv, ok := hu[k]; !ok || hv != wu[k] {
 			user = appendUser(user, k, wu[k])
-		}
-	}
-	for _, k := range slices.Sorted(maps.Keys(hu)) {
-		if _, ok := wu[k]; !ok {
-			user = appendUser(user, k, "NULL")
 		}
 	}
 	return sys, user

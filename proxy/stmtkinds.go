@@ -247,25 +247,29 @@ func commitRelease(q []byte, ctx *analysisCtx) bool {
 	return false
 }
 
-// setStatementInner returns the statement of SET STATEMENT ... FOR statement.
-func setStatementInner(q []byte, ctx *analysisCtx) ([]byte, bool) {
+// setStatementInner returns the statement of SET STATEMENT var = value, ... FOR statement, and
+// the variables it sets for that statement only.
+func setStatementInner(q []byte, ctx *analysisCtx) (inner []byte, vars []string, ok bool) {
 	l := lexer{q: q, mode: ctx.mode}
 	l.next() // SET
 	if !l.is(l.next(), "STATEMENT") {
-		return nil, false
+		return nil, nil, false
 	}
 	depth := 0
-	for t := l.next(); t.kind != tokEnd; t = l.next() {
+	prev := token{kind: tokEnd}
+	for t := l.next(); t.kind != tokEnd; prev, t = t, l.next() {
 		switch {
 		case l.punct(t, '('):
 			depth++
 		case l.punct(t, ')'):
 			depth--
+		case depth == 0 && l.punct(t, '=') && prev.kind == tokWord:
+			vars = append(vars, lowerString(q[prev.start:prev.end]))
 		case depth == 0 && l.is(t, "FOR"):
-			return q[t.end:], true
+			return q[t.end:], vars, true
 		}
 	}
-	return []byte{}, true // no FOR: the server refuses it
+	return []byte{}, vars, true // no FOR: the server refuses it
 }
 
 // assignedInGet returns the user variables GET DIAGNOSTICS writes (@n = NUMBER, ...).
