@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"slices"
 	"testing"
 	"time"
 
@@ -280,5 +281,40 @@ func TestStateChangeUser(t *testing.T) {
 	var me *gomysql.MyError
 	if !errors.As(err, &me) || me.Code != 1045 {
 		t.Errorf("COM_CHANGE_USER with a wrong password: %v, want ERROR 1045", err)
+	}
+}
+
+// TestStateChangeUserRefusedKeepsConnection: a COM_CHANGE_USER refused for a wrong password or
+// an unknown database leaves the client connected, its session as MariaDB leaves it (issue 8);
+// it used to be closed by the proxy.
+func TestStateChangeUserRefusedKeepsConnection(t *testing.T) {
+	mariadbtest.Need(t, db)
+	in, _ := stateProxy(t, 2)
+	const read = "SELECT CURRENT_USER(), DATABASE(), @u, @@session.time_zone"
+	for _, c := range []struct {
+		user, password, db string
+		code               uint16
+	}{
+		{mariadbtest.OtherUser, "wrong", "test", 1045},
+		{mariadbtest.OtherUser, mariadbtest.OtherPassword, "no_such_db", 1049},
+	} {
+		var answers [2][]string
+		for i, addr := range []string{db.Addr, in.Addr()} {
+			conn := rawConnect(t, addr, mariadbtest.AppUser, mariadbtest.AppPassword, "test")
+			mustRawExec(t, conn, "SET @u = 7", "SET time_zone = '+05:00'")
+			err := changeUser(conn, c.user, c.password, c.db)
+			var me *gomysql.MyError
+			if !errors.As(err, &me) || me.Code != c.code {
+				t.Fatalf("%s: COM_CHANGE_USER(%s, db %s): %v, want ERROR %d", addr, c.user, c.db, err, c.code)
+			}
+			v, err := rawValues(conn, read)
+			if err != nil {
+				t.Fatalf("%s (direct: %v): after the refused COM_CHANGE_USER: %v", addr, i == 0, err)
+			}
+			answers[i] = v
+		}
+		if !slices.Equal(answers[0], answers[1]) {
+			t.Errorf("after COM_CHANGE_USER(%s, db %s) was refused: through the proxy %q, directly %q", c.user, c.db, answers[1], answers[0])
+		}
 	}
 }

@@ -25,6 +25,17 @@ var errUnknownCommand = &wire.Error{Code: 1047, SQLState: "08S01", Message: "Unk
 // one it stopped.
 var errInterrupted = &wire.Error{Code: 1317, SQLState: "70100", Message: "Query execution was interrupted"}
 
+// closesConnection reports whether the server closes its connection after sending error code:
+// a packet over its max_allowed_packet, a broken or out-of-order packet, its thread killed, a
+// shutdown, MySQL's idle timeout.
+func closesConnection(code uint16) bool {
+	switch code {
+	case 1053, 1153, 1156, 1157, 1158, 1159, 1160, 1161, 1927, 4031:
+		return true
+	}
+	return false
+}
+
 // clientError is the one place that turns an error into what the client sees.
 func clientError(err error) *wire.Error {
 	var we *wire.Error

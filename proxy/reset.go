@@ -47,18 +47,21 @@ func (s *Session) resetSession() error {
 // changeUser answers COM_CHANGE_USER: authenticate the new user, then start over as a fresh
 // session of that user (state cleared, the held connection reset and given back), as MySQL does.
 func (s *Session) changeUser(pkt []byte) error {
+	user, db := s.c.User, s.c.DB
 	cu, err := s.c.ChangeUser(pkt, s.r.users)
+	if err == nil {
+		if err = s.r.CheckLogin(cu.User, cu.DB, s.c.RawCaps); err != nil {
+			s.c.User, s.c.DB = user, db
+			_ = s.c.WriteError(clientError(err))
+		}
+	}
 	var we *wire.Error
 	if err != nil {
-		if errors.As(err, &we) && we.Code == 1045 {
+		if errors.As(err, &we) && (we.Code == 1045 || we.Code == errBadDB) {
 			// As MariaDB: the client was told, and keeps its connection, its session reset.
 			s.startOver()
 			return nil
 		}
-		return err
-	}
-	if err := s.r.CheckLogin(cu.User, cu.DB, s.c.RawCaps); err != nil {
-		_ = s.c.WriteError(clientError(err))
 		return err
 	}
 	s.giveBack(true)

@@ -153,6 +153,21 @@ func (s *Session) abort() {
 // (warnings, FOUND_ROWS) before giving it back.
 const softPinGrace = 250 * time.Millisecond
 
+// minMaxPacket is the smallest max_allowed_packet a server may have: shorter commands need no
+// check.
+const minMaxPacket = 1024
+
+// tooLargeForServer reports whether a command of n bytes exceeds the backend's
+// max_allowed_packet.
+func (s *Session) tooLargeForServer(n int) bool {
+	cat := s.r.vars.get(s.pool.Addr())
+	return cat != nil && cat.maxPacket > 0 && n > cat.maxPacket
+}
+
+// maxSkippedCommand bounds what is read of a command larger than max_allowed_packet before it is
+// refused (the largest max_allowed_packet MariaDB allows).
+const maxSkippedCommand = 1 << 30
+
 // parkAfter is how long a session waits for its client's next command with a goroutine before
 // parking it (frontend.Client.Park): busy clients never pay for parking, idle ones cost no stack.
 const parkAfter = time.Second
@@ -243,9 +258,12 @@ func (s *Session) run() {
 			}
 		}
 		if errors.Is(err, wire.ErrPacketTooLarge) {
-			s.c.Seq = 1
-			_ = s.c.WriteError(&wire.Error{Code: 1153, SQLState: "08S01",
-				Message: "Got a packet bigger than 'max_allowed_packet' bytes"})
+			// As the server: the error comes where the client expects the answer (after every
+			// packet it sent), then the connection closes.
+			if s.c.Seq, err = s.c.SkipRest(maxSkippedCommand); err == nil {
+				_ = s.c.WriteError(&wire.Error{Code: 1153, SQLState: "08S01",
+					Message: "Got a packet bigger than 'max_allowed_packet' bytes"})
+			}
 		} else if !errors.Is(err, errQuit) && !isClosed(err) {
 			s.r.log.Debug("session ended", "client", s.c.ID, "err", err)
 		}
@@ -286,7 +304,16 @@ func (s *Session) command(pkt []byte) error {
 	}
 	s.activity.Store(stateActive)
 	s.r.stats.Commands.Add(1)
-	err := s.dispatch(pkt)
+	var err error
+	if len(pkt) > minMaxPacket && wire.Command(pkt[0]) != wire.ComStmtSendLongData && s.tooLargeForServer(len(pkt)) {
+		// The server would refuse it and close its connection while the command is still being
+		// written (the client of a direct connection loses the error with the connection): the
+		// proxy answers with the server's error, and the client keeps its connection and state.
+		err = s.c.WriteError(&wire.Error{Code: 1153, SQLState: "08S01",
+			Message: "Got a packet bigger than 'max_allowed_packet' bytes"})
+	} else {
+		err = s.dispatch(pkt)
+	}
 	// Under killMu, so a KILL QUERY either finds this command under way or none: one that came
 	// too late for this command's statement is forgotten, never applied to the next.
 	s.killMu.Lock()
@@ -468,6 +495,21 @@ func (s *Session) run1(be *backend.Conn, pkt []byte, shape respShape, e *effects
 		// COMMIT ... RELEASE: the server has closed this connection; so is the client's.
 		s.discardBackend()
 		return errQuit
+	}
+	if closesConnection(s.relay.out.errCode) {
+		// The server closed the connection after this error. What lived only there is lost,
+		// and the client is closed too, as a direct one would be; a session whose state the
+		// proxy holds goes on with another connection.
+		hard := s.pins&^softPins != 0
+		s.discardBackend()
+		s.r.stats.BackendErrors.Add(1)
+		if hard {
+			return errQuit
+		}
+		s.pins &^= softPins
+		s.values.unsure, s.diagDirty = 0, false
+		s.pendingVars = s.pendingVars[:0]
+		return nil
 	}
 	if err := s.releaseIfFree(); err != nil {
 		return s.lost(err)

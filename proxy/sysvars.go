@@ -1,7 +1,10 @@
 package proxy
 
 import (
+	"maps"
+	"strconv"
 	"sync"
+	"sync/atomic"
 
 	"github.com/mysqlmux/mysqlmux/backend"
 )
@@ -30,6 +33,8 @@ type varCatalog struct {
 	// fresh: lower-case name → value on a connection as the pool lends it fresh (after login or
 	// a reset), e.g. the server's default sql_mode, which decides how a statement is lexed.
 	fresh map[string]string
+	// maxPacket is the server's max_allowed_packet (0: unknown).
+	maxPacket int
 }
 
 // catalogSQL lists the variables a session can have. MySQL has no such table (its
@@ -55,6 +60,7 @@ func readCatalog(c *backend.Conn) (*varCatalog, error) {
 		}
 		return nil, err
 	}
+	cat.maxPacket, _ = strconv.Atoi(cat.fresh["max_allowed_packet"])
 	return cat, nil
 }
 
@@ -96,26 +102,25 @@ func (cat *varCatalog) freshValue(name string) string {
 	return cat.fresh[name]
 }
 
-// catalogs holds the catalog of each backend, by address.
+// catalogs holds the catalog of each backend, by address: read on every statement that needs
+// one, written once per server version, so copied on write.
 type catalogs struct {
-	mu sync.Mutex
-	m  map[string]*varCatalog
+	mu sync.Mutex // orders writers
+	m  atomic.Pointer[map[string]*varCatalog]
 }
 
 // get returns addr's catalog (nil: unknown, the fallback rules apply).
 func (cs *catalogs) get(addr string) *varCatalog {
-	cs.mu.Lock()
-	defer cs.mu.Unlock()
-	return cs.m[addr]
+	if m := cs.m.Load(); m != nil {
+		return (*m)[addr]
+	}
+	return nil
 }
 
 // observe reads the catalog of addr's server on the new connection c, unless one for the same
 // server version is held. An error is a broken connection.
 func (cs *catalogs) observe(addr string, c *backend.Conn) error {
-	cs.mu.Lock()
-	cur, ok := cs.m[addr]
-	cs.mu.Unlock()
-	if ok && cur.version == c.Version {
+	if cur := cs.get(addr); cur != nil && cur.version == c.Version {
 		return nil
 	}
 	cat, err := readCatalog(c)
@@ -123,10 +128,12 @@ func (cs *catalogs) observe(addr string, c *backend.Conn) error {
 		return err
 	}
 	cs.mu.Lock()
-	if cs.m == nil {
-		cs.m = make(map[string]*varCatalog)
+	defer cs.mu.Unlock()
+	m := make(map[string]*varCatalog)
+	if old := cs.m.Load(); old != nil {
+		maps.Copy(m, *old)
 	}
-	cs.m[addr] = cat
-	cs.mu.Unlock()
+	m[addr] = cat
+	cs.m.Store(&m)
 	return nil
 }

@@ -230,6 +230,28 @@ func (c *Conn) Forward(dst *Conn, pkt []byte, whole bool) (readErr, writeErr err
 	return nil, nil
 }
 
+// SkipRest discards the rest of a logical packet a ReadPacket refused as too large: the physical
+// packets from the next header until one shorter than MaxPayload, at most limit bytes. It returns
+// the sequence id that answers the packet (the last one's plus one), so an error sent with it is
+// where the peer expects it.
+func (c *Conn) SkipRest(limit int) (answerSeq uint8, err error) {
+	for skipped := 0; ; {
+		length, seq, err := c.PeekHeader()
+		if err != nil {
+			return 0, err
+		}
+		if skipped += HeaderSize + length; skipped > limit {
+			return 0, fmt.Errorf("%w: more than %d bytes to skip", ErrPacketTooLarge, limit)
+		}
+		if _, err := c.r.Discard(HeaderSize + length); err != nil {
+			return 0, err
+		}
+		if length < MaxPayload {
+			return seq + 1, nil
+		}
+	}
+}
+
 // Skip discards the packet last returned by PeekPacket.
 func (c *Conn) Skip(pkt []byte, whole bool) error {
 	length := int(uint32(pkt[0]) | uint32(pkt[1])<<8 | uint32(pkt[2])<<16)

@@ -132,3 +132,33 @@ func pipe(t testing.TB, readBuf int) (a, b *Conn) {
 	c1, c2 := loopback.Pair(t)
 	return NewConn(c1, readBuf, 4096), NewConn(c2, readBuf, 4096)
 }
+
+// SkipRest discards what is left of a refused packet, continuation packets included, and says
+// which sequence id answers it.
+func TestSkipRest(t *testing.T) {
+	for _, n := range []int{100, MaxPayload, 2*MaxPayload + 10} {
+		a, b := pipe(t, 4096)
+		done := make(chan error, 1)
+		go func() {
+			a.Seq = 0
+			_ = a.WritePacket(make([]byte, n))
+			_ = a.WritePacket([]byte("next"))
+			done <- a.Flush()
+		}()
+		b.Seq = 0
+		if _, err := b.ReadPacket(50); !errors.Is(err, ErrPacketTooLarge) {
+			t.Fatalf("size %d: got %v, want ErrPacketTooLarge", n, err)
+		}
+		seq, err := b.SkipRest(3 * MaxPayload)
+		if want := uint8(1 + n/MaxPayload); err != nil || seq != want {
+			t.Fatalf("size %d: SkipRest = %d, %v; want %d", n, seq, err, want)
+		}
+		b.Seq = seq
+		if p, err := b.ReadPacket(50); err != nil || string(p) != "next" {
+			t.Fatalf("size %d: the packet after: %q, %v", n, p, err)
+		}
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+	}
+}
