@@ -114,7 +114,7 @@ func TestParkRefusesBufferedAndResumesOnClose(t *testing.T) {
 // connection id.
 func TestLimitConnPatchesHandshake(t *testing.T) {
 	a, b := loopback.Pair(t)
-	lc := &limitConn{Conn: a, left: 1 << 20, addCaps: extraCaps, id: ClientIDBase + 0x010203}
+	lc := &limitConn{Conn: a, left: 1 << 20, addCaps: extraCaps, id: ClientIDBase + 0x010203, status: wire.StatusAutocommit}
 	// protocol 10, "5.5.5-x\0", conn id, 8 bytes scramble, filler, caps low, collation,
 	// status, caps high, rest.
 	payload := append([]byte{10}, "5.5.5-x\x00"...)
@@ -137,8 +137,11 @@ func TestLimitConnPatchesHandshake(t *testing.T) {
 	if id := binary.LittleEndian.Uint32(got[idAt:]); id != lc.id {
 		t.Fatalf("connection id after the patch: %d, want %d", id, lc.id)
 	}
-	if !bytes.Equal(got[:idAt], pkt[:idAt]) || !bytes.Equal(got[idAt+4:lo], pkt[idAt+4:lo]) || !bytes.Equal(got[lo+7:], pkt[lo+7:]) {
-		t.Fatal("bytes other than the id and the capabilities changed")
+	if st := wire.Status(binary.LittleEndian.Uint16(got[lo+3:])); st != wire.StatusAutocommit {
+		t.Fatalf("status after the patch: %v, want AUTOCOMMIT", st)
+	}
+	if !bytes.Equal(got[:idAt], pkt[:idAt]) || !bytes.Equal(got[idAt+4:lo], pkt[idAt+4:lo]) || got[lo+2] != pkt[lo+2] || !bytes.Equal(got[lo+7:], pkt[lo+7:]) {
+		t.Fatal("bytes other than the id, the capabilities and the status changed")
 	}
 	// Later writes pass unchanged.
 	if _, err := lc.Write(pkt); err != nil {

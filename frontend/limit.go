@@ -16,20 +16,22 @@ var errHandshakeTooLarge = errors.New("frontend: handshake exceeds the byte limi
 // limitConn bounds the bytes read before login completes; lift removes the bound. It also adds
 // capability flags to the initial handshake go-mysql writes (its server cannot offer
 // MULTI_STATEMENTS or FOUND_ROWS, and clients such as go-sql-driver only use what is offered),
-// and puts the proxy's connection id in it (go-mysql numbers connections from 10001, where
-// server thread ids are too).
+// puts the proxy's connection id in it (go-mysql numbers connections from 10001, where server
+// thread ids are too) and a fresh session's status (go-mysql sends none).
 type limitConn struct {
 	net.Conn
 	left    int64
 	lifted  atomic.Bool
 	addCaps wire.Capability
 	id      uint32
+	status  wire.Status
 	wrote   bool
 }
 
-// Write patches the connection id and the capability flags of the first packet, the initial
-// handshake (v10): protocol version, version string NUL, connection id (4), scramble part 1 (8),
-// filler (1), capabilities low 16 bits, collation (1), status (2), capabilities high 16 bits.
+// Write patches the connection id, the capability flags and the status of the first packet, the
+// initial handshake (v10): protocol version, version string NUL, connection id (4), scramble part
+// 1 (8), filler (1), capabilities low 16 bits, collation (1), status (2), capabilities high 16
+// bits.
 func (c *limitConn) Write(p []byte) (int, error) {
 	if !c.wrote {
 		c.wrote = true
@@ -43,6 +45,7 @@ func (c *limitConn) Write(p []byte) (int, error) {
 				caps := uint32(b[lo]) | uint32(b[lo+1])<<8 | uint32(b[hi])<<16 | uint32(b[hi+1])<<24
 				caps |= uint32(c.addCaps)
 				b[lo], b[lo+1], b[hi], b[hi+1] = byte(caps), byte(caps>>8), byte(caps>>16), byte(caps>>24)
+				binary.LittleEndian.PutUint16(b[lo+3:], uint16(c.status))
 				return c.Conn.Write(b)
 			}
 		}

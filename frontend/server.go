@@ -80,6 +80,10 @@ type Handler interface {
 	// CheckLogin runs after the password checked out, before the client is told it is in (for
 	// example to check the database named at connect). A *wire.Error is sent to the client.
 	CheckLogin(user, db string, caps wire.Capability) error
+	// LoginStatus is the status a fresh session has (SERVER_STATUS_AUTOCOMMIT unless the
+	// server's default is autocommit off), announced in the initial handshake: drivers such as
+	// PyMySQL decide from it whether to send SET autocommit.
+	LoginStatus() wire.Status
 	Serve(ctx context.Context, c *Client)
 }
 
@@ -302,10 +306,12 @@ func (s *Server) newID() uint32 {
 
 // login runs the handshake with a deadline and a byte bound.
 func (s *Server) login(nc net.Conn) (*Client, error) {
-	lc := &limitConn{Conn: nc, left: handshakeByteLimit, addCaps: extraCaps, id: s.newID()}
+	status := s.handler.LoginStatus()
+	lc := &limitConn{Conn: nc, left: handshakeByteLimit, addCaps: extraCaps, id: s.newID(), status: status}
 	_ = nc.SetDeadline(time.Now().Add(time.Duration(s.handshakeTimeout.Load())))
 	dbh := &dbHandler{}
 	auth := &authHandler{users: s.users, onSuccess: func(sc *server.Conn) error {
+		sc.SetStatus(uint16(status)) // in the OK that ends the login (libmariadb reads it)
 		if err := s.handler.CheckLogin(sc.GetUser(), dbh.db, wire.Capability(sc.Capability())); err != nil {
 			var we *wire.Error
 			if errors.As(err, &we) {

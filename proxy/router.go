@@ -173,6 +173,23 @@ func (r *Router) CheckLogin(user, db string, caps wire.Capability) error {
 	return nil
 }
 
+// LoginStatus is the status of a fresh session: autocommit on, unless the backend's default is
+// off.
+func (r *Router) LoginStatus() wire.Status {
+	r.mu.Lock()
+	first := r.pools[0]
+	r.mu.Unlock()
+	if r.autocommitOff(first) {
+		return 0
+	}
+	return wire.StatusAutocommit
+}
+
+// autocommitOff reports whether a fresh connection of pool has autocommit off.
+func (r *Router) autocommitOff(pool *backend.Pool) bool {
+	return r.vars.get(pool.Addr()).freshValue("autocommit") == "OFF"
+}
+
 // Serve runs a session for a logged-in client. It may return while the client is parked; the
 // session finishes the client itself.
 func (r *Router) Serve(ctx context.Context, c *frontend.Client) {

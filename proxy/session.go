@@ -549,7 +549,7 @@ func (s *Session) writeOK(seq uint8) error {
 // status is the server status a locally answered command reports.
 func (s *Session) status() wire.Status {
 	st := wire.StatusAutocommit
-	if s.state.varsMap()["autocommit"] == "OFF" {
+	if ac, ok := s.state.varsMap()["autocommit"]; ac == "OFF" || !ok && s.r.autocommitOff(s.pool) {
 		st = 0
 	}
 	if s.pins&PinTransaction != 0 {

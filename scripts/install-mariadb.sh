@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the integration tests need when it is missing: MariaDB server and
-# client (Debian's mariadb-server, mariadb-client) and, best effort, sysbench.
+# client (Debian's mariadb-server, mariadb-client), the Python drivers apps use
+# (python3-pymysql, python3-mysqldb) and, best effort, sysbench.
 # Quiet and quick when everything is present. Never leaves a system mariadbd
 # running that this script caused to start: service starts are denied during the
 # install (policy-rc.d), and a server that appears anyway is stopped.
@@ -25,8 +26,10 @@ have_any mariadb-install-db /usr/bin/mariadb-install-db /usr/scripts/mariadb-ins
 have_any mariadb mysql || need_mariadb=1
 need_sysbench=0
 have sysbench || need_sysbench=1
+need_python=0
+/usr/bin/python3 -c 'import pymysql, MySQLdb' >/dev/null 2>&1 || need_python=1
 
-if ((need_mariadb == 0 && need_sysbench == 0)); then
+if ((need_mariadb == 0 && need_sysbench == 0 && need_python == 0)); then
 	exit 0
 fi
 
@@ -86,7 +89,7 @@ apt_install() { # apt_install PKG...
 		apt-get install -y -q "$@" >>"$log" 2>&1
 }
 
-echo "install-mariadb: installing:$( ((need_mariadb)) && printf ' mariadb-server mariadb-client')$( ((need_sysbench)) && printf ' sysbench')" >&2
+echo "install-mariadb: installing:$( ((need_mariadb)) && printf ' mariadb-server mariadb-client')$( ((need_python)) && printf ' python3-pymysql python3-mysqldb')$( ((need_sysbench)) && printf ' sysbench')" >&2
 if ! "${SUDO[@]}" apt-get update -q >>"$log" 2>&1; then
 	tail -n 30 "$log" >&2
 	fail_or_warn "$need_mariadb" "apt-get update failed"
@@ -97,6 +100,13 @@ if ((need_mariadb)); then
 	if ! apt_install mariadb-server mariadb-client; then
 		tail -n 40 "$log" >&2
 		echo "install-mariadb: installing mariadb-server mariadb-client failed" >&2
+		status=1
+	fi
+fi
+if ((need_python)); then
+	if ! apt_install python3-pymysql python3-mysqldb; then
+		tail -n 20 "$log" >&2
+		echo "install-mariadb: installing python3-pymysql python3-mysqldb failed" >&2
 		status=1
 	fi
 fi
