@@ -59,7 +59,7 @@ func TestHostileClients(t *testing.T) {
 	nc := raw.Conn.Conn
 	n := 2 << 20
 	_, _ = nc.Write([]byte{byte(n), byte(n >> 8), byte(n >> 16), 0, 0x03})
-	got := closedWithin("oversized packet", nc, 5*time.Second)
+	got := closedWithin("oversized packet", nc, 10*time.Second)
 	if !strings.Contains(string(got), "max_allowed_packet") {
 		t.Fatalf("oversized packet: got %q, want ERROR 1153", got)
 	}

@@ -164,9 +164,12 @@ func (s *Session) tooLargeForServer(n int) bool {
 	return cat != nil && cat.maxPacket > 0 && n > cat.maxPacket
 }
 
-// maxSkippedCommand bounds what is read of a command larger than max_allowed_packet before it is
-// refused (the largest max_allowed_packet MariaDB allows).
-const maxSkippedCommand = 1 << 30
+// maxSkippedCommand and skipTimeout bound what is read of a command larger than
+// max_allowed_packet before it is refused (the largest max_allowed_packet MariaDB allows).
+const (
+	maxSkippedCommand = 1 << 30
+	skipTimeout       = 5 * time.Second
+)
 
 // parkAfter is how long a session waits for its client's next command with a goroutine before
 // parking it (frontend.Client.Park): busy clients never pay for parking, idle ones cost no stack.
@@ -259,11 +262,12 @@ func (s *Session) run() {
 		}
 		if errors.Is(err, wire.ErrPacketTooLarge) {
 			// As the server: the error comes where the client expects the answer (after every
-			// packet it sent), then the connection closes.
-			if s.c.Seq, err = s.c.SkipRest(maxSkippedCommand); err == nil {
-				_ = s.c.WriteError(&wire.Error{Code: 1153, SQLState: "08S01",
-					Message: "Got a packet bigger than 'max_allowed_packet' bytes"})
-			}
+			// packet it sent), then the connection closes. A client that does not send what it
+			// announced is not waited for.
+			s.setReadDeadline(time.Now().Add(skipTimeout))
+			s.c.Seq, _ = s.c.SkipRest(maxSkippedCommand)
+			_ = s.c.WriteError(&wire.Error{Code: 1153, SQLState: "08S01",
+				Message: "Got a packet bigger than 'max_allowed_packet' bytes"})
 		} else if !errors.Is(err, errQuit) && !isClosed(err) {
 			s.r.log.Debug("session ended", "client", s.c.ID, "err", err)
 		}

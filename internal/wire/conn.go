@@ -233,21 +233,24 @@ func (c *Conn) Forward(dst *Conn, pkt []byte, whole bool) (readErr, writeErr err
 // SkipRest discards the rest of a logical packet a ReadPacket refused as too large: the physical
 // packets from the next header until one shorter than MaxPayload, at most limit bytes. It returns
 // the sequence id that answers the packet (the last one's plus one), so an error sent with it is
-// where the peer expects it.
+// where the peer expects it; when skipping fails part way, the one after the last header seen
+// (c.Seq if none was).
 func (c *Conn) SkipRest(limit int) (answerSeq uint8, err error) {
+	answerSeq = c.Seq
 	for skipped := 0; ; {
 		length, seq, err := c.PeekHeader()
 		if err != nil {
-			return 0, err
+			return answerSeq, err
 		}
+		answerSeq = seq + 1
 		if skipped += HeaderSize + length; skipped > limit {
-			return 0, fmt.Errorf("%w: more than %d bytes to skip", ErrPacketTooLarge, limit)
+			return answerSeq, fmt.Errorf("%w: more than %d bytes to skip", ErrPacketTooLarge, limit)
 		}
 		if _, err := c.r.Discard(HeaderSize + length); err != nil {
-			return 0, err
+			return answerSeq, err
 		}
 		if length < MaxPayload {
-			return seq + 1, nil
+			return answerSeq, nil
 		}
 	}
 }
