@@ -135,6 +135,14 @@ func (f *fidelity) pinnedA() bool {
 	return false
 }
 
+// wantPins fails the test unless A's pin reasons are want ("" for none).
+func (f *fidelity) wantPins(step, want string) {
+	f.t.Helper()
+	if got := f.pinsOfA(); got != want {
+		f.t.Errorf("after %s: A pinned for %q, want %q", step, got, want)
+	}
+}
+
 // pinsOfA returns A's pin reasons.
 func (f *fidelity) pinsOfA() string {
 	for _, ci := range f.in.Router().Sessions() {

@@ -107,13 +107,21 @@ func TestFidelityRoutines(t *testing.T) {
 	f.lock("fid_rt_lock")
 	f.both("SET @io = 1")
 	f.both("CALL fid_out(@o, @io)")
+	// The body is read from the server and understood: OUT values are read back, no pin.
+	f.wantPins("CALL fid_out(@o, @io)", "")
 	f.both("SELECT @o, @io")
+	f.both("CALL fid_out(@o2, @io2)")
+	f.both("SELECT @o2, @io2, COUNT(*) FROM information_schema.USER_VARIABLES")
 	f.both("SELECT fid_fn(), @fv")
+	f.wantPins("SELECT fid_fn()", "")
 	f.both("SELECT @fv")
-	f.proxyOnly("CALL fid_lockp()", "/")
-	f.proxyOnly("SELECT RELEASE_LOCK('fid_rt_lock')", "1;/")
 	f.both("CALL fid_ins()")
-	f.both("SELECT LAST_INSERT_ID() > 0")
+	f.both("SELECT LAST_INSERT_ID()")
+	f.wantPins("CALL fid_ins()", "")
+	// A body that takes a lock pins, until reset.
+	f.proxyOnly("CALL fid_lockp()", "/")
+	f.wantPins("CALL fid_lockp()", "routine")
+	f.proxyOnly("SELECT RELEASE_LOCK('fid_rt_lock')", "1;/")
 }
 
 func TestFidelityIntoWithComments(t *testing.T) {

@@ -102,6 +102,11 @@ type effects struct {
 	// stmtVars are variables SET STATEMENT sets for one statement: what tracking reports of
 	// them is not the session's.
 	stmtVars []string
+	// calls are the stored routines run ("name" or "db.name"); callArgs the user variables a
+	// CALL passes, which its OUT and INOUT parameters write (routines.go).
+	calls    []string
+	callArgs []callArg
+	compound bool // BEGIN NOT ATOMIC: code no routine body proves harmless
 
 	// Effects applied when the statement succeeds.
 	userVars     map[string]string // user variables set to values known exactly (SQL to replay)
@@ -135,6 +140,12 @@ func (e *effects) usesTables() bool {
 		return false
 	}
 	return true
+}
+
+// callArg is a user variable passed to a CALL at position pos.
+type callArg struct {
+	routine, name string
+	pos           int
 }
 
 // analysisCtx is what the analysis needs to know of the session.
@@ -215,6 +226,7 @@ func (p *parsers) statement(e *effects, q []byte, sc *stmtScan, ctx *analysisCtx
 	case kwBegin:
 		if sc.secondIs(q, "NOT") {
 			e.pins |= PinRoutine // BEGIN NOT ATOMIC ... END: a block of any statements
+			e.compound = true
 		}
 	case kwCommit, kwRollback:
 		e.release = commitRelease(q, ctx)
@@ -261,6 +273,7 @@ func (p *parsers) statement(e *effects, q []byte, sc *stmtScan, ctx *analysisCtx
 		p.planExecute(e, q, ctx, depth)
 	case kwCall:
 		e.pins |= PinRoutine
+		planCall(e, q, ctx)
 	case kwXA:
 		e.pins |= PinXA
 		e.xaEnd = sc.secondIs(q, "COMMIT", "ROLLBACK")
@@ -306,6 +319,11 @@ func (p *parsers) applyFeatures(e *effects, sc *stmtScan) {
 		e.assigned = append(e.assigned, sc.assigned...)
 		e.explains = true
 	}
+	for _, c := range sc.calls {
+		if !containsString(e.calls, c) {
+			e.calls = append(e.calls, c)
+		}
+	}
 }
 
 // nested adds the effects of a statement text run by another (EXECUTE IMMEDIATE, SET
@@ -333,6 +351,13 @@ func (e *effects) merge(o *effects) {
 	e.ddl = e.ddl || o.ddl
 	e.release = e.release || o.release
 	e.stmtVars = append(e.stmtVars, o.stmtVars...)
+	for _, c := range o.calls {
+		if !containsString(e.calls, c) {
+			e.calls = append(e.calls, c)
+		}
+	}
+	e.compound = e.compound || o.compound
+	e.callArgs = append(e.callArgs, o.callArgs...)
 	for k, v := range o.userVars {
 		if e.userVars == nil {
 			e.userVars = make(map[string]string, len(o.userVars))

@@ -88,8 +88,16 @@ func (s *Session) gather() error {
 	cmds := [][]byte{append([]byte{byte(wire.ComQuery)}, q.String()...)}
 	diag := s.diagDirty
 	if diag {
-		cmds = append(cmds, append([]byte{byte(wire.ComQuery)}, "SHOW WARNINGS"...),
-			append([]byte{byte(wire.ComQuery)}, clearDiagSQL...))
+		cmds = append(cmds, append([]byte{byte(wire.ComQuery)}, "SHOW WARNINGS"...))
+	}
+	// Which of the variables exist: one only read (an IN argument, a branch not taken) does
+	// not, and must not be created elsewhere by a replay. This uses a table, so it also
+	// empties the diagnostics area.
+	switch {
+	case len(vars) > 0:
+		cmds = append(cmds, append([]byte{byte(wire.ComQuery)}, existingVarsSQL...))
+	case diag:
+		cmds = append(cmds, append([]byte{byte(wire.ComQuery)}, clearDiagSQL...))
 	}
 	for _, c := range cmds {
 		if err := be.Command(c); err != nil {
@@ -113,6 +121,18 @@ func (s *Session) gather() error {
 		if kept, err = s.readWarnings(); err != nil {
 			return err
 		}
+	}
+	exists := make(map[string]bool, len(vars))
+	if len(vars) > 0 {
+		if _, err := be.ReadRows(func(_ []wire.Column, r []*string) error {
+			if len(r) == 1 && r[0] != nil {
+				exists[strings.ToLower(*r[0])] = true
+			}
+			return nil
+		}); err != nil {
+			return fmt.Errorf("reading the user variables: %w", err)
+		}
+	} else if diag {
 		if err := be.ReadOKOrErr(); err != nil {
 			return fmt.Errorf("clearing the diagnostics area: %w", err)
 		}
@@ -139,6 +159,9 @@ func (s *Session) gather() error {
 	}
 	set := make(map[string]string, len(vars))
 	for i, name := range vars {
+		if !exists[name] {
+			continue
+		}
 		lit, ok := userVarLiteral(row[5+4*i:9+4*i], cols[5+4*i])
 		if !ok {
 			s.pins |= PinUserVariable
@@ -156,6 +179,9 @@ func (s *Session) gather() error {
 
 // clearDiagSQL empties the diagnostics area: only a statement that uses a table does.
 const clearDiagSQL = "DO (SELECT 1 FROM information_schema.CHARACTER_SETS LIMIT 0)"
+
+// existingVarsSQL lists the session's user variables.
+const existingVarsSQL = "SELECT VARIABLE_NAME FROM information_schema.USER_VARIABLES"
 
 func deref(p *string) string {
 	if p == nil {

@@ -43,6 +43,8 @@ type stmtScan struct {
 	// name is computed.
 	lockNames   []string
 	lockUnknown bool
+	// calls are the functions called that are not built in ("name" or "db.name", lower-case).
+	calls []string
 }
 
 func (s *stmtScan) has(f uint32) bool { return s.feats&f != 0 }
@@ -54,11 +56,23 @@ func (s *stmtScan) secondIs(q []byte, ws ...string) bool {
 }
 
 // storedFn records a call of a function that is not built in.
-func (s *stmtScan) storedFn() {
+func (s *stmtScan) storedFn(name string) {
 	s.feats |= featStoredFn
 	if s.has(featSelect) {
 		s.feats |= featStoredFnSelect
 	}
+	if !containsString(s.calls, name) {
+		s.calls = append(s.calls, name)
+	}
+}
+
+// identName is an identifier token's name, lower-case, quotes removed.
+func identName(q []byte, t token) string {
+	name := q[t.start:t.end]
+	if t.kind == tokQuoted {
+		name = unquoteIdent(name)
+	}
+	return lowerString(name)
 }
 
 // scanStatement scans the statement at the start of q.
@@ -100,7 +114,11 @@ func scanStatement(q []byte, mode lexMode) stmtScan {
 			continue
 		case tokQuoted:
 			if l.followedByParen() && !namesTable(&l, p1) {
-				sc.storedFn()
+				if l.punct(p1, '.') && p2.kind != tokEnd {
+					sc.storedFn(identName(q, p2) + "." + identName(q, t))
+				} else {
+					sc.storedFn(identName(q, t))
+				}
 			}
 			continue
 		case tokWord:
@@ -144,14 +162,14 @@ func scanStatement(q []byte, mode lexMode) stmtScan {
 		if l.punct(p1, '.') {
 			// db.f( is always a stored function, unless db.t names a table (INSERT INTO db.t (...)).
 			if !namesTable(&l, p3) {
-				sc.storedFn()
+				sc.storedFn(identName(q, p2) + "." + identName(q, t))
 			}
 			continue
 		}
 		switch builtins[string(w)] {
 		case 0:
 			if !namesTable(&l, p1) {
-				sc.storedFn()
+				sc.storedFn(identName(q, t))
 			}
 		case fnGetLock:
 			sc.feats |= featGetLock

@@ -489,7 +489,13 @@ func (s *Session) run1(be *backend.Conn, pkt []byte, shape respShape, e *effects
 	if err != nil {
 		return s.lost(err)
 	}
+	before := s.pins
 	s.settle(cmd, arg, e)
+	if e != nil && len(e.calls) > 0 {
+		if err := s.proveRoutines(e, before); err != nil {
+			return s.lost(err)
+		}
+	}
 	if e != nil && (e.has(featGetLock) || e.releasesLock) && (len(s.locks) > 0 || s.lockUnknown) {
 		if err := s.checkLocks(e); err != nil {
 			return s.lost(err)

@@ -235,6 +235,53 @@ func (p *parsers) planExecute(e *effects, q []byte, ctx *analysisCtx, depth int)
 	e.merge(inner)
 }
 
+// planCall reads CALL [db.]name [(args)]: the routine, and the user variables passed as whole
+// arguments (an OUT or INOUT parameter writes them).
+func planCall(e *effects, q []byte, ctx *analysisCtx) {
+	l := lexer{q: q, mode: ctx.mode}
+	l.next() // CALL
+	t := l.next()
+	if t.kind != tokWord && t.kind != tokQuoted {
+		return
+	}
+	name := identName(q, t)
+	if l.punct(l.peek(), '.') {
+		l.next()
+		if t = l.next(); t.kind != tokWord && t.kind != tokQuoted {
+			return
+		}
+		name += "." + identName(q, t)
+	}
+	if !containsString(e.calls, name) {
+		e.calls = append(e.calls, name)
+	}
+	if !l.punct(l.next(), '(') {
+		return
+	}
+	depth, pos := 0, 0
+	var only token // the argument's only token so far
+	count := 0
+	for t := l.next(); t.kind != tokEnd; t = l.next() {
+		switch {
+		case l.punct(t, '('):
+			depth++
+		case l.punct(t, ')') && depth > 0:
+			depth--
+		case depth == 0 && (l.punct(t, ',') || l.punct(t, ')')):
+			if count == 1 && only.kind == tokUserVar {
+				e.callArgs = append(e.callArgs, callArg{routine: name, pos: pos, name: userVarName(q, only)})
+			}
+			if l.punct(t, ')') {
+				return
+			}
+			pos, count = pos+1, 0
+			continue
+		}
+		only = t
+		count++
+	}
+}
+
 // commitRelease reports whether a COMMIT or ROLLBACK ends the connection (... RELEASE).
 func commitRelease(q []byte, ctx *analysisCtx) bool {
 	l := lexer{q: q, mode: ctx.mode}
