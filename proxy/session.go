@@ -78,9 +78,12 @@ type Session struct {
 	diagDirty bool
 	warnings  *keptWarnings // the diagnostics area, kept when its connection went back
 
-	relay        relay
-	rewritten    []byte // a statement with the session's answers written in (answers.go)
+	relay     relay
+	rewritten []byte // a statement with the session's answers written in (answers.go)
+	// actx is the analysis context, as of actxState and actxCat.
 	actx         analysisCtx
+	actxState    *sessionState
+	actxCat      *varCatalog
 	readDeadline time.Time // last set on the client connection (wake may set another: it ends the session)
 	ctx          context.Context
 	resumeFn     func(timedOut bool) // s.resume, bound once
@@ -418,22 +421,25 @@ func (s *Session) forward(pkt []byte, shape respShape, e *effects) error {
 	return s.run1(be, pkt, shape, e)
 }
 
-// analysisCtx is what the analysis of the next statement needs to know of the session.
+// analysisCtx is what the analysis of the next statement needs to know of the session. The parts
+// that follow the session's variables are recomputed only when those change.
 func (s *Session) analysisCtx() *analysisCtx {
 	ctx := &s.actx
 	ctx.db = s.db
 	ctx.hasTemp = len(s.tempTables) > 0 || s.tempUnknown
-	vars := s.state.varsMap()
 	cat := s.r.vars.get(s.pool.Addr())
+	if s.actxState == s.state && s.actxCat == cat && ctx.clientCharset != "" {
+		return ctx
+	}
+	s.actxState, s.actxCat = s.state, cat
+	vars := s.state.varsMap()
 	mode, ok := vars["sql_mode"]
 	if !ok {
 		mode = cat.freshValue("sql_mode")
 	}
-	if mode != ctx.sqlMode || ctx.clientCharset == "" {
-		ctx.sqlMode = mode
-		ctx.mode = lexMode{noBackslash: strings.Contains(mode, "NO_BACKSLASH_ESCAPES"),
-			ansiQuotes: strings.Contains(mode, "ANSI_QUOTES")}
-	}
+	ctx.sqlMode = mode
+	ctx.mode = lexMode{noBackslash: strings.Contains(mode, "NO_BACKSLASH_ESCAPES"),
+		ansiQuotes: strings.Contains(mode, "ANSI_QUOTES")}
 	ctx.clientCharset = varOr(vars, "character_set_client")
 	ctx.charset = varOr(vars, "character_set_connection")
 	ctx.collation = vars["collation_connection"]

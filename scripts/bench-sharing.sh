@@ -1,0 +1,94 @@
+#!/usr/bin/env bash
+# Issue 8's before/after: the same workloads through two proxies built from two commits (BASE,
+# default the last commit before the fidelity work, and the working tree), in alternating rounds
+# of one run against one throwaway MariaDB. For each workload it prints the share of statements
+# whose backend connection went back to the pool (borrows per statement, from each proxy's
+# SHOW STATS), the sessions pinned at the end, and CPU per query of each proxy (mysqlmux-bench
+# -compare -target-pid; ratios new / old). Everything it starts is stopped by PID at the end.
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+[[ -d /usr/local/go/bin ]] && PATH=$PATH:/usr/local/go/bin
+
+BASE=${BASE:-68b7e1b}
+TIME=${BENCH_TIME:-10}
+ROUNDS=${BENCH_ROUNDS:-3}
+CLIENTS=${BENCH_CLIENTS:-16}
+RUN_DIR=$(mktemp -d "${TMPDIR:-/tmp}/mysqlmux-sharing.XXXXXX")
+SAY_PREFIX=bench-sharing
+# shellcheck source=scripts/mariadb-lib.sh
+source scripts/mariadb-lib.sh
+
+db_pid=
+old_pid=
+new_pid=
+cleanup() {
+	[[ -n $old_pid ]] && stop_pid "$old_pid" 10
+	[[ -n $new_pid ]] && stop_pid "$new_pid" 10
+	[[ -n $db_pid ]] && stop_pid "$db_pid" 30
+	git worktree remove --force "$RUN_DIR/base" >/dev/null 2>&1 || true
+	rm -rf "$RUN_DIR"
+}
+trap cleanup EXIT
+
+bash scripts/install-mariadb.sh
+DB_PORT=$(free_port)
+OLD_PORT=$(free_port)
+NEW_PORT=$(free_port)
+OLD_ADMIN=$(free_port)
+NEW_ADMIN=$(free_port)
+start_mariadb "$DB_PORT" --max-connections=151 --innodb-buffer-pool-size=256M
+
+git worktree add --detach "$RUN_DIR/base" "$BASE" >/dev/null 2>&1
+(cd "$RUN_DIR/base" && go build -o "$RUN_DIR/mysqlmux-old" ./cmd/mysqlmux)
+go build -o "$RUN_DIR/mysqlmux-new" ./cmd/mysqlmux
+go build -o "$RUN_DIR/mysqlmux-bench" ./cmd/mysqlmux-bench
+for v in old new; do
+	port=$([[ $v == old ]] && echo "$OLD_PORT" || echo "$NEW_PORT")
+	admin=$([[ $v == old ]] && echo "$OLD_ADMIN" || echo "$NEW_ADMIN")
+	cat >"$RUN_DIR/$v.toml" <<TOML
+[proxy]
+listen = "127.0.0.1:$port"
+[pool]
+max_connections = 32
+acquire_timeout = "60s"
+[[backends]]
+address = "127.0.0.1:$DB_PORT"
+[[users]]
+name = "app"
+password = "secret"
+[admin]
+listen = "127.0.0.1:$admin"
+user = "admin"
+password = "admin"
+TOML
+	"$RUN_DIR/mysqlmux-$v" -config "$RUN_DIR/$v.toml" -log-level warn </dev/null &
+	if [[ $v == old ]]; then old_pid=$!; else new_pid=$!; fi
+done
+for ((i = 0; i < 100; i++)); do
+	port_in_use "$OLD_PORT" && port_in_use "$NEW_PORT" && break
+	sleep 0.1
+done
+
+stat() { # stat ADMIN_PORT NAME: a SHOW STATS counter
+	"$CLIENT" --no-defaults -h127.0.0.1 -P"$1" -uadmin -padmin -N -e 'SHOW STATS' | awk -v n="$2" '$1 == n { print $2 }'
+}
+pinned() { "$CLIENT" --no-defaults -h127.0.0.1 -P"$1" -uadmin -padmin -N -e 'SHOW CLIENTS' | awk -F'\t' '$6 != "" { n++ } END { print n + 0 }'; }
+bench() { "$RUN_DIR/mysqlmux-bench" -user app -password secret -db test -progress 0 "$@"; }
+
+bench -addr "127.0.0.1:$DB_PORT" -workload point-select -prepare >/dev/null
+bench -addr "127.0.0.1:$DB_PORT" -workload large-result -prepare >/dev/null
+echo "== $CLIENTS clients, cap 32, $ROUNDS rounds of $TIME s each, alternating; old = $BASE, new = $(git rev-parse --short HEAD)$(git diff --quiet || echo +)"
+printf '%-14s %22s %22s\n' workload "old: released/stmt" "new: released/stmt"
+for w in point-select read-only read-write orm-mix prepared large-result; do
+	oq0=$(stat "$OLD_ADMIN" queries) ob0=$(stat "$OLD_ADMIN" borrows)
+	nq0=$(stat "$NEW_ADMIN" queries) nb0=$(stat "$NEW_ADMIN" borrows)
+	bench -compare "127.0.0.1:$OLD_PORT,127.0.0.1:$NEW_PORT" -target-pid "$old_pid,$new_pid" \
+		-workload "$w" -clients "$CLIENTS" -duration "${TIME}s" -rounds "$ROUNDS" >"$RUN_DIR/$w.out"
+	oq=$(($(stat "$OLD_ADMIN" queries) - oq0)) ob=$(($(stat "$OLD_ADMIN" borrows) - ob0))
+	nq=$(($(stat "$NEW_ADMIN" queries) - nq0)) nb=$(($(stat "$NEW_ADMIN" borrows) - nb0))
+	awk -v w="$w" -v oq="$oq" -v ob="$ob" -v nq="$nq" -v nb="$nb" \
+		'BEGIN { printf "%-14s %21.1f%% %21.1f%%\n", w, 100 * ob / oq, 100 * nb / nq }'
+	sed 's/^/    /' "$RUN_DIR/$w.out"
+done
+echo "sessions pinned at the end: old $(pinned "$OLD_ADMIN"), new $(pinned "$NEW_ADMIN")"
