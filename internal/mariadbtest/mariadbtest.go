@@ -623,6 +623,10 @@ func (s *Server) setup() error {
 		return err
 	}
 	defer conn.Close()
+	// Each server of a replication set is set up on its own: nothing of it goes to a binary log.
+	if _, err := conn.ExecContext(ctx, "SET SESSION sql_log_bin = 0"); err != nil {
+		return err
+	}
 
 	// Anonymous users shadow 'app'@'%' for clients on 127.0.0.1: drop them all.
 	rows, err := conn.QueryContext(ctx, "SELECT Host FROM mysql.user WHERE User = ''")
