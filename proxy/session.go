@@ -82,6 +82,7 @@ type Session struct {
 	activity     atomic.Value // string: stateIdle or stateActive
 	shownPin     atomic.Uint32
 	started      time.Time
+	lastCommand  atomic.Int64 // unix nanoseconds when the last command finished; 0 before the first
 }
 
 func newSession(ctx context.Context, r *Router, c *frontend.Client, pool *backend.Pool) *Session {
@@ -115,15 +116,21 @@ type ClientInfo struct {
 	PinnedReason string
 	Backend      string
 	Since        time.Time
+	// LastCommand is when the client's last command finished (Since before its first).
+	LastCommand time.Time
 }
 
 func (s *Session) info() ClientInfo {
 	s.mu.Lock()
 	db, user, backendAddr := s.shownDB, s.shownUser, s.shownBackend
 	s.mu.Unlock()
+	last := s.started
+	if ns := s.lastCommand.Load(); ns != 0 {
+		last = time.Unix(0, ns)
+	}
 	return ClientInfo{ID: s.c.ID, User: user, Address: s.c.Addr, Database: db,
 		State: s.activity.Load().(string), PinnedReason: PinReason(s.shownPin.Load()).String(),
-		Backend: backendAddr, Since: s.started}
+		Backend: backendAddr, Since: s.started, LastCommand: last}
 }
 
 // wake makes an idle session notice a drain at once.
@@ -275,8 +282,10 @@ func (s *Session) command(pkt []byte) error {
 		s.c.Seq = 1
 		return s.c.WriteError(&wire.Error{Code: 1047, SQLState: "08S01", Message: "Unknown command"})
 	}
+	start, cmd := time.Now(), pkt[0]
 	s.activity.Store(stateActive)
 	s.r.stats.Commands.Add(1)
+	s.relay.out, s.c.LastError = outcome{}, 0 // what observe reads is this command's
 	err := s.dispatch(pkt)
 	// Under killMu, so a KILL QUERY either finds this command under way or none: one that came
 	// too late for this command's statement is forgotten, never applied to the next.
@@ -285,6 +294,7 @@ func (s *Session) command(pkt []byte) error {
 	s.forgetKill()
 	s.killMu.Unlock()
 	s.shownPin.Store(uint32(s.pins))
+	s.observe(cmd, pkt, start)
 	return err
 }
 
