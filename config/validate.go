@@ -45,6 +45,7 @@ func (c *Config) problems() []error {
 	if c.Admin.Listen != "" && c.Admin.User == "" {
 		p.add("admin.user", "required when admin.listen is set")
 	}
+	p.atLeast("admin.digest_rows", c.Admin.DigestRows, 2)
 	return p
 }
 
