@@ -47,7 +47,7 @@ func setup(t *testing.T, reload func() error) *fixture {
 	cfg := proxytest.Config(db, 3)
 	cfg.Admin = config.AdminConfig{Listen: "127.0.0.1:0", User: adminUser, Password: adminPassword, HTTPListen: "127.0.0.1:0"}
 	in := proxytest.Start(t, cfg)
-	adm, err := Start(cfg.Admin, in, reload, func() *config.Config { return cfg }, testLogger())
+	adm, err := Start(cfg.Admin, in, Runtime{Reload: reload, Config: func() *config.Config { return cfg }}, testLogger())
 	if err != nil {
 		t.Fatalf("admin.Start: %v", err)
 	}
@@ -214,7 +214,7 @@ func TestStartPortTaken(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		adm, err := Start(tc.cfg(ln.Addr().String()), f.in, nil, nil, nil)
+		adm, err := Start(tc.cfg(ln.Addr().String()), f.in, Runtime{}, nil)
 		ln.Close()
 		if err == nil {
 			adm.Close()
