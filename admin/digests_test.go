@@ -26,7 +26,8 @@ func digestRow(t *testing.T, adm queryer, text string) map[string]string {
 }
 
 func TestShowDigestsGroupsLiterals(t *testing.T) {
-	f := setup(t, nil)
+	// One backend connection: which statement ids it holds is known (see the prepared part).
+	f := setupWith(t, nil, func(c *config.Config) { c.Pool.MaxConnections = 1 })
 	adm := f.admin(t)
 	c := f.client(t)
 	mustExec(t, c, "CREATE TABLE IF NOT EXISTS digest_t (id INT PRIMARY KEY, v VARCHAR(10))")
@@ -56,9 +57,19 @@ func TestShowDigestsGroupsLiterals(t *testing.T) {
 		return r != nil && r["count"] == "1" && r["errors"] == "1", fmt.Sprint(r)
 	})
 
-	// A prepared statement of the same shape is the same digest.
+	// A prepared statement of the same shape is the same digest. Another client prepares it
+	// first and this one another statement before it, so that the id this client knows is not
+	// the backend's (the proxy rewrites it in the EXECUTE).
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
+	if _, err := f.client(t).ExecContext(ctx, "SELECT * FROM digest_t WHERE id = ?", 2); err != nil {
+		t.Fatal(err)
+	}
+	first, err := c.PrepareContext(ctx, "SELECT 1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer first.Close()
 	stmt, err := c.PrepareContext(ctx, "SELECT * FROM digest_t WHERE id = ?")
 	if err != nil {
 		t.Fatal(err)
@@ -69,9 +80,9 @@ func TestShowDigestsGroupsLiterals(t *testing.T) {
 	if err := stmt.QueryRowContext(ctx, 1).Scan(&id, &v); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "the prepared EXECUTE joins the row", func() (bool, string) {
+	eventually(t, "the prepared EXECUTEs join the row", func() (bool, string) {
 		r := digestRow(t, adm, text)
-		return r != nil && r["count"] == "3", fmt.Sprint(r)
+		return r != nil && r["count"] == "4", fmt.Sprint(r)
 	})
 
 	mustExec(t, adm, "RESET DIGESTS")

@@ -76,6 +76,17 @@ func (t *Table) Record(text []byte, d time.Duration, rows uint64, errCode uint16
 // Dropped is how many statements found the queue full and were not counted.
 func (t *Table) Dropped() uint64 { return t.q.droppedCount() }
 
+// Len is the number of rows (what is still queued not digested).
+func (t *Table) Len() int {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	n := len(t.rows)
+	if t.other != nil {
+		n++
+	}
+	return n
+}
+
 // Rows returns every row, the most total time first, after digesting what is queued.
 func (t *Table) Rows() []Row {
 	t.Flush()

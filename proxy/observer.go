@@ -55,12 +55,10 @@ func (in *Instance) waitObserverLocked(addr string) func(time.Duration) {
 	return in.observer.BackendWaits(addr)
 }
 
-// statementText is what CommandStat.Text reports for the command pkt.
-func (s *Session) statementText(cmd byte, pkt []byte) []byte {
-	if s.relay.out.readClient {
-		return nil // pkt's bytes were overwritten
-	}
-	switch wire.Command(cmd) {
+// statementText is what CommandStat.Text reports for the command pkt, taken before the command
+// runs: an EXECUTE's statement id in pkt is rewritten to the backend's.
+func (s *Session) statementText(pkt []byte) []byte {
+	switch wire.Command(pkt[0]) {
 	case wire.ComQuery:
 		return pkt[1:]
 	case wire.ComStmtExecute:
@@ -71,9 +69,9 @@ func (s *Session) statementText(cmd byte, pkt []byte) []byte {
 	return nil
 }
 
-// observe reports the command cmd (pkt) that began at start, and records when the session last
-// finished a command (KILL IDLE CLIENTS).
-func (s *Session) observe(cmd byte, pkt []byte, start time.Time) {
+// observe reports the command cmd with text (see statementText) that began at start, and records
+// when the session last finished a command (KILL IDLE CLIENTS).
+func (s *Session) observe(cmd byte, text []byte, start time.Time) {
 	end := time.Now()
 	s.lastCommand.Store(end.UnixNano())
 	o := s.r.observer.Load()
@@ -84,5 +82,8 @@ func (s *Session) observe(cmd byte, pkt []byte, start time.Time) {
 	if code == 0 {
 		code = s.relay.out.errCode
 	}
-	(*o).CommandDone(CommandStat{Command: cmd, Text: s.statementText(cmd, pkt), Duration: end.Sub(start), Rows: s.relay.out.rows, ErrCode: code})
+	if s.relay.out.readClient {
+		text = nil // the read buffer it was in now holds the file's packets
+	}
+	(*o).CommandDone(CommandStat{Command: cmd, Text: text, Duration: end.Sub(start), Rows: s.relay.out.rows, ErrCode: code})
 }

@@ -282,7 +282,7 @@ func (s *Session) command(pkt []byte) error {
 		s.c.Seq = 1
 		return s.c.WriteError(&wire.Error{Code: 1047, SQLState: "08S01", Message: "Unknown command"})
 	}
-	start, cmd := time.Now(), pkt[0]
+	start, cmd, text := time.Now(), pkt[0], s.statementText(pkt)
 	s.activity.Store(stateActive)
 	s.r.stats.Commands.Add(1)
 	s.relay.out, s.c.LastError = outcome{}, 0 // what observe reads is this command's
@@ -294,7 +294,7 @@ func (s *Session) command(pkt []byte) error {
 	s.forgetKill()
 	s.killMu.Unlock()
 	s.shownPin.Store(uint32(s.pins))
-	s.observe(cmd, pkt, start)
+	s.observe(cmd, text, start)
 	return err
 }
 
