@@ -20,7 +20,6 @@ build:
 
 install-deps:
 	bash scripts/install-mariadb.sh
-	bash scripts/install-chromium.sh
 
 fmt-check:
 	@out="$$(gofmt -l .)"; \

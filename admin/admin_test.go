@@ -86,11 +86,8 @@ func (r *testRuntime) config() *config.Config {
 func (r *testRuntime) update(change func(*config.Config) error) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	n := r.cfg.Clone()
-	if err := change(n); err != nil {
-		return err
-	}
-	if err := n.Validate(); err != nil {
+	n, err := r.cfg.Changed(change)
+	if err != nil {
 		return err
 	}
 	if err := r.in.Reload(n); err != nil {

@@ -63,7 +63,7 @@ func chromium(t *testing.T) string {
 		}
 	}
 	if mariadbtest.Required() {
-		t.Fatalf("no chromium on PATH (install Debian's chromium: scripts/install-chromium.sh) and the environment is required")
+		t.Fatalf("no chromium on PATH (make test installs Debian's chromium: scripts/install-mariadb.sh) and the environment is required")
 	}
 	t.Skip("no chromium on PATH")
 	return ""

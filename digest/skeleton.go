@@ -16,7 +16,7 @@ func skeleton(dst, sql []byte) (out []byte, ok bool) {
 		c := sql[i]
 		switch {
 		case c == '\'' || c == '"':
-			end := quoteEnd(sql, i)
+			end := quotedEnd(sql, i)
 			if end < 0 {
 				return dst, false
 			}
@@ -28,7 +28,7 @@ func skeleton(dst, sql []byte) (out []byte, ok bool) {
 			}
 			i = end
 		case c == '`':
-			end := backtickEnd(sql, i)
+			end := quotedEnd(sql, i)
 			if end < 0 {
 				return dst, false
 			}
@@ -97,31 +97,19 @@ func numberEnd(sql []byte, i int) int {
 	return i
 }
 
-// quoteEnd returns the index after the string starting at i, as the server's default lexer reads
-// it: a backslash escapes the next byte, a doubled quote is a quote. -1 when unterminated.
-func quoteEnd(sql []byte, i int) int {
+// quotedEnd returns the index after the string or quoted name starting at i, as the server's
+// default lexer reads it: a doubled quote is a quote, and in strings (not in `names`) a
+// backslash escapes the next byte. -1 when unterminated.
+func quotedEnd(sql []byte, i int) int {
 	q := sql[i]
 	for j := i + 1; j < len(sql); j++ {
 		switch sql[j] {
 		case '\\':
-			j++
+			if q != '`' {
+				j++
+			}
 		case q:
 			if j+1 < len(sql) && sql[j+1] == q {
-				j++
-				continue
-			}
-			return j + 1
-		}
-	}
-	return -1
-}
-
-// backtickEnd returns the index after the quoted identifier starting at i (a doubled backtick
-// is a backtick), -1 when unterminated.
-func backtickEnd(sql []byte, i int) int {
-	for j := i + 1; j < len(sql); j++ {
-		if sql[j] == '`' {
-			if j+1 < len(sql) && sql[j+1] == '`' {
 				j++
 				continue
 			}

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the integration tests need when it is missing: MariaDB server and
-# client (Debian's mariadb-server, mariadb-client) and, best effort, sysbench.
+# client (Debian's mariadb-server, mariadb-client) and, best effort, sysbench and
+# chromium (the dashboard test drives it headless; MYSQLMUX_CHROMIUM names another).
 # Quiet and quick when everything is present. Never leaves a system mariadbd
 # running that this script caused to start: service starts are denied during the
 # install (policy-rc.d), and a server that appears anyway is stopped.
@@ -25,8 +26,10 @@ have_any mariadb-install-db /usr/bin/mariadb-install-db /usr/scripts/mariadb-ins
 have_any mariadb mysql || need_mariadb=1
 need_sysbench=0
 have sysbench || need_sysbench=1
+need_chromium=0
+[[ -n ${MYSQLMUX_CHROMIUM:-} ]] || have_any chromium chromium-browser google-chrome || need_chromium=1
 
-if ((need_mariadb == 0 && need_sysbench == 0)); then
+if ((need_mariadb == 0 && need_sysbench == 0 && need_chromium == 0)); then
 	exit 0
 fi
 
@@ -86,7 +89,7 @@ apt_install() { # apt_install PKG...
 		apt-get install -y -q "$@" >>"$log" 2>&1
 }
 
-echo "install-mariadb: installing:$( ((need_mariadb)) && printf ' mariadb-server mariadb-client')$( ((need_sysbench)) && printf ' sysbench')" >&2
+echo "install-mariadb: installing:$( ((need_mariadb)) && printf ' mariadb-server mariadb-client')$( ((need_sysbench)) && printf ' sysbench')$( ((need_chromium)) && printf ' chromium')" >&2
 if ! "${SUDO[@]}" apt-get update -q >>"$log" 2>&1; then
 	tail -n 30 "$log" >&2
 	fail_or_warn "$need_mariadb" "apt-get update failed"
@@ -104,6 +107,12 @@ if ((need_sysbench)); then
 	if ! apt_install sysbench; then
 		tail -n 20 "$log" >&2
 		echo "install-mariadb: warning: could not install sysbench; tests and benchmarks that use it will skip" >&2
+	fi
+fi
+if ((need_chromium)); then
+	if ! apt_install chromium; then
+		tail -n 20 "$log" >&2
+		echo "install-mariadb: warning: could not install chromium; the dashboard test skips (fails under CI)" >&2
 	fi
 fi
 

@@ -176,11 +176,8 @@ func (r *running) reload() error {
 func (r *running) update(change func(*config.Config) error) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	ncfg := r.cfg.Clone()
-	if err := change(ncfg); err != nil {
-		return err
-	}
-	if err := ncfg.Validate(); err != nil {
+	ncfg, err := r.cfg.Changed(change)
+	if err != nil {
 		return err
 	}
 	return r.applyLocked(ncfg)
