@@ -55,9 +55,12 @@ func (in *Instance) waitObserverLocked(addr string) func(time.Duration) {
 	return in.observer.BackendWaits(addr)
 }
 
-// statementText is what CommandStat.Text reports for the command pkt, taken before the command
-// runs: an EXECUTE's statement id in pkt is rewritten to the backend's.
+// statementText is what CommandStat.Text reports for the command pkt (nil without an observer),
+// taken before the command runs: an EXECUTE's statement id in pkt is rewritten to the backend's.
 func (s *Session) statementText(pkt []byte) []byte {
+	if s.r.observer.Load() == nil {
+		return nil
+	}
 	switch wire.Command(pkt[0]) {
 	case wire.ComQuery:
 		return pkt[1:]
