@@ -124,12 +124,16 @@ func (s *Session) info() ClientInfo {
 	s.mu.Lock()
 	db, user, backendAddr := s.shownDB, s.shownUser, s.shownBackend
 	s.mu.Unlock()
+	// The state first: a command stores when it ended and its pins before it turns the state
+	// idle, so an idle state read here comes with those of its last command (KILL IDLE CLIENTS
+	// relies on it).
+	state := s.activity.Load().(string)
 	last := s.started
 	if ns := s.lastCommand.Load(); ns != 0 {
 		last = time.Unix(0, ns)
 	}
 	return ClientInfo{ID: s.c.ID, User: user, Address: s.c.Addr, Database: db,
-		State: s.activity.Load().(string), PinnedReason: PinReason(s.shownPin.Load()).String(),
+		State: state, PinnedReason: PinReason(s.shownPin.Load()).String(),
 		Backend: backendAddr, Since: s.started, LastCommand: last}
 }
 
@@ -287,14 +291,15 @@ func (s *Session) command(pkt []byte) error {
 	s.r.stats.Commands.Add(1)
 	s.relay.out, s.c.LastError = outcome{}, 0 // what observe reads is this command's
 	err := s.dispatch(pkt)
+	// Before the state turns idle (see info): when the command ended, and its pins.
+	s.observe(cmd, text, start)
+	s.shownPin.Store(uint32(s.pins))
 	// Under killMu, so a KILL QUERY either finds this command under way or none: one that came
 	// too late for this command's statement is forgotten, never applied to the next.
 	s.killMu.Lock()
 	s.activity.Store(stateIdle)
 	s.forgetKill()
 	s.killMu.Unlock()
-	s.shownPin.Store(uint32(s.pins))
-	s.observe(cmd, text, start)
 	return err
 }
 
