@@ -10,8 +10,8 @@ import (
 const MaxText = 1024
 
 // Bounds of one batch: statements recorded while the worker digests the previous batch. At 50,000
-// statements a second and the worker's 100 ms period, a batch holds half of what comes in; past
-// either bound a statement is dropped and counted (Table.Dropped), never waited for.
+// statements a second the worker's 100 ms period fills 5,000 entries, and a batch half full wakes
+// it early; past either bound a statement is dropped and counted (Table.Dropped), never waited for.
 const (
 	batchEntries = 8192
 	batchBytes   = 512 << 10
