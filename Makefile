@@ -28,9 +28,13 @@ fmt-check:
 vet:
 	$(GO) vet ./...
 
-# Everything CI runs. MYSQLMUX_REQUIRE_MARIADB=1: integration tests fail, never skip, without MariaDB.
+# Everything CI runs. MYSQLMUX_REQUIRE_MARIADB=1: integration tests fail, never skip, without MariaDB
+# (or Chromium, for the dashboard test). Files tests leave for people (the dashboard's screenshot)
+# go to $(ARTIFACTS).
+ARTIFACTS ?= $(CURDIR)/artifacts
 test: install-deps fmt-check vet
-	CI=$${CI:-} MYSQLMUX_REQUIRE_MARIADB=1 $(GO) test -race -count=1 -timeout 15m ./...
+	CI=$${CI:-} MYSQLMUX_REQUIRE_MARIADB=1 MYSQLMUX_ARTIFACTS=$(ARTIFACTS) $(GO) test -race -count=1 -timeout 15m ./...
+	@if [[ -f $(ARTIFACTS)/dashboard.png ]]; then echo "dashboard screenshot: $(ARTIFACTS)/dashboard.png"; fi
 	$(MAKE) test-load
 
 # Load tests (build tag "load"), outside the -race run: see DESIGN.md "Testing pitfalls".

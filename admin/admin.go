@@ -1,7 +1,8 @@
 // Package admin is mysqlmux's operator surface: a MySQL-protocol console (SHOW POOLS, SHOW CLIENTS,
-// PAUSE, RELOAD, ...) and an HTTP listener with Prometheus metrics and a health check. It only
-// reads what proxy, frontend and backend already count and calls the Router's controls; it owns
-// no proxy state of its own beyond the backend up/down judgement (health.go).
+// SHOW DIGESTS, PAUSE, RELOAD, SET, ...) and an HTTP listener with Prometheus metrics, health and
+// readiness checks and a live dashboard. It reads what proxy, frontend and backend count and calls
+// the Router's controls; what it owns is statistics: the backend up/down judgement (health.go),
+// latency histograms and the digest table (observer.go), the dashboard's recent history (series.go).
 package admin
 
 import (
@@ -17,6 +18,7 @@ import (
 	"github.com/go-mysql-org/go-mysql/server"
 
 	"github.com/mysqlmux/mysqlmux/config"
+	"github.com/mysqlmux/mysqlmux/digest"
 	"github.com/mysqlmux/mysqlmux/proxy"
 )
 
@@ -34,14 +36,31 @@ const handshakeTimeout = 10 * time.Second
 // defaultPauseWait is how long PAUSE waits for the pools to drain before answering.
 const defaultPauseWait = 10 * time.Second
 
+// Runtime is the running configuration as the console reads and changes it; cmd/mysqlmux owns
+// it. A nil function makes the commands that need it answer an error.
+type Runtime struct {
+	// Config returns the configuration in force (SHOW CONFIG, SET's starting point).
+	Config func() *config.Config
+	// Reload re-reads the configuration file and applies it (RELOAD).
+	Reload func() error
+	// Update applies change to a copy of the configuration in force, validates the result and
+	// applies it as a reload does (SET): the one way settings change, whoever changes them.
+	Update func(change func(*config.Config) error) error
+}
+
 // Server is a running admin console and/or HTTP metrics listener.
 type Server struct {
-	log        *slog.Logger
-	in         *proxy.Instance
-	reload     func() error
-	configView func() *config.Config
-	creds      credentials
-	health     *healthTracker
+	log    *slog.Logger
+	in     *proxy.Instance
+	rt     Runtime
+	creds  credentials
+	health *healthTracker
+	ready  *readiness
+	pprof  bool
+
+	obs     *observer
+	digests *digest.Table // nil when [admin].digests is off
+	series  *series       // nil without the HTTP listener
 
 	// pauseWait bounds PAUSE's wait for in_use 0. Set before serving; tests shorten it.
 	pauseWait time.Duration
@@ -60,11 +79,11 @@ type Server struct {
 }
 
 // Start opens the listeners cfg names (an empty address disables that one) and serves until Close.
-// reload is what RELOAD runs (nil: RELOAD answers an error); configView returns the running
-// configuration for SHOW CONFIG (nil: SHOW CONFIG answers an error). The console's credentials
-// are cfg.User and cfg.Password, fixed for the life of the Server. A port already taken is an
-// error naming the key.
-func Start(cfg config.AdminConfig, in *proxy.Instance, reload func() error, configView func() *config.Config, log *slog.Logger) (*Server, error) {
+// rt is how the console reads and changes the configuration. The console's credentials are
+// cfg.User and cfg.Password, fixed for the life of the Server. A port already taken is an error
+// naming the key. The Server observes the proxy's statements and pools (histograms, digests)
+// until Close.
+func Start(cfg config.AdminConfig, in *proxy.Instance, rt Runtime, log *slog.Logger) (*Server, error) {
 	if in == nil {
 		return nil, errors.New("admin: no proxy instance")
 	}
@@ -72,9 +91,11 @@ func Start(cfg config.AdminConfig, in *proxy.Instance, reload func() error, conf
 		log = slog.New(slog.DiscardHandler)
 	}
 	s := &Server{
-		log: log, in: in, reload: reload, configView: configView,
+		log: log, in: in, rt: rt,
 		creds:     newCredentials(cfg.User, cfg.Password),
 		health:    newHealthTracker(),
+		ready:     newReadiness(),
+		pprof:     cfg.Pprof,
 		pauseWait: defaultPauseWait,
 		conns:     make(map[net.Conn]struct{}),
 		done:      make(chan struct{}),
@@ -96,6 +117,11 @@ func Start(cfg config.AdminConfig, in *proxy.Instance, reload func() error, conf
 		}
 		s.httpLn = ln
 	}
+	if cfg.Digests {
+		s.digests = digest.New(cfg.DigestRows)
+	}
+	s.obs = newObserver(s.digests)
+	in.SetObserver(s.obs)
 	if s.ln != nil {
 		s.srv = server.NewServer(consoleVersion, consoleCollation, mysql.AUTH_NATIVE_PASSWORD, nil, nil)
 		s.wg.Add(1)
@@ -103,6 +129,9 @@ func Start(cfg config.AdminConfig, in *proxy.Instance, reload func() error, conf
 		log.Info("admin console listening", "addr", s.ln.Addr().String())
 	}
 	if s.httpLn != nil {
+		s.series = newSeries()
+		s.wg.Add(1)
+		go s.sample()
 		s.http = s.newHTTPServer()
 		s.wg.Add(1)
 		go func() {
@@ -154,6 +183,10 @@ func (s *Server) Close() error {
 		errs = append(errs, s.http.Close())
 	}
 	s.wg.Wait()
+	s.in.SetObserver(nil)
+	if s.digests != nil {
+		s.digests.Close()
+	}
 	return errors.Join(errs...)
 }
 

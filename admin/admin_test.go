@@ -9,6 +9,7 @@ import (
 	"net"
 	"os"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -41,13 +42,22 @@ type fixture struct {
 }
 
 // setup starts the fixture; reload may be nil.
-func setup(t *testing.T, reload func() error) *fixture {
+func setup(t *testing.T, reload func() error) *fixture { return setupWith(t, reload, nil) }
+
+// setupWith starts the fixture with cfg changed by change (nil: none) before the proxy starts.
+// SET on its console goes through a testRuntime.
+func setupWith(t *testing.T, reload func() error, change func(*config.Config)) *fixture {
 	t.Helper()
 	mariadbtest.Need(t, db)
 	cfg := proxytest.Config(db, 3)
-	cfg.Admin = config.AdminConfig{Listen: "127.0.0.1:0", User: adminUser, Password: adminPassword, HTTPListen: "127.0.0.1:0"}
+	cfg.Admin = config.AdminConfig{Listen: "127.0.0.1:0", User: adminUser, Password: adminPassword, HTTPListen: "127.0.0.1:0",
+		Digests: true, DigestRows: 100}
+	if change != nil {
+		change(cfg)
+	}
 	in := proxytest.Start(t, cfg)
-	adm, err := Start(cfg.Admin, in, reload, func() *config.Config { return cfg }, testLogger())
+	rt := &testRuntime{in: in, cfg: cfg}
+	adm, err := Start(cfg.Admin, in, Runtime{Reload: reload, Config: rt.config, Update: rt.update}, testLogger())
 	if err != nil {
 		t.Fatalf("admin.Start: %v", err)
 	}
@@ -58,6 +68,33 @@ func setup(t *testing.T, reload func() error) *fixture {
 		}
 	})
 	return &fixture{cfg: cfg, in: in, adm: adm}
+}
+
+// testRuntime is cmd/mysqlmux's running configuration in small: SET's changes apply as a reload.
+type testRuntime struct {
+	in  *proxy.Instance
+	mu  sync.Mutex
+	cfg *config.Config
+}
+
+func (r *testRuntime) config() *config.Config {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.cfg
+}
+
+func (r *testRuntime) update(change func(*config.Config) error) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	n, err := r.cfg.Changed(change)
+	if err != nil {
+		return err
+	}
+	if err := r.in.Reload(n); err != nil {
+		return err
+	}
+	r.cfg = n
+	return nil
 }
 
 func testLogger() *slog.Logger {
@@ -214,7 +251,7 @@ func TestStartPortTaken(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		adm, err := Start(tc.cfg(ln.Addr().String()), f.in, nil, nil, nil)
+		adm, err := Start(tc.cfg(ln.Addr().String()), f.in, Runtime{}, nil)
 		ln.Close()
 		if err == nil {
 			adm.Close()

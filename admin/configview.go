@@ -15,10 +15,10 @@ import (
 const masked = "****"
 
 func (h *handler) showConfig(string) (*mysql.Result, error) {
-	if h.s.configView == nil {
+	if h.s.rt.Config == nil {
 		return nil, mysql.NewError(mysql.ER_UNKNOWN_ERROR, "SHOW CONFIG is not available: no configuration view")
 	}
-	cfg := h.s.configView()
+	cfg := h.s.rt.Config()
 	if cfg == nil {
 		return nil, mysql.NewError(mysql.ER_UNKNOWN_ERROR, "SHOW CONFIG: no configuration")
 	}

@@ -28,10 +28,15 @@ func commands() []command {
 		{"SHOW BACKENDS", "", "one row per backend: cap, connections open, up/down from recent dials", (*handler).showBackends},
 		{"SHOW STATS", "", "name/value counters: clients, queries, borrows, pins by reason, ...", (*handler).showStats},
 		{"SHOW CONFIG", "", "key/value rows of the running configuration (passwords hidden)", (*handler).showConfig},
+		{"SHOW DIGESTS", "", "statements by digest (literals replaced by ?): count, time, rows, errors", (*handler).showDigests},
+		{"RESET DIGESTS", "", "empty the SHOW DIGESTS table", (*handler).resetDigests},
+		{"SHOW VERSION", "", "mysqlmux's version and build", (*handler).showVersion},
 		{"RELOAD", "", "re-read the configuration file and apply it (as SIGHUP)", (*handler).reload},
+		{"SET", "name = value", "change a live setting: " + strings.Join(settings(), ", ") + " (RELOAD reads the file again)", (*handler).set},
 		{"PAUSE", "", "hold statements that need a backend connection; waits until none is in use", (*handler).pause},
 		{"RESUME", "", "end PAUSE", (*handler).resume},
 		{"KILL CLIENT", "n", "close client connection n (the id of SHOW CLIENTS)", (*handler).kill},
+		{"KILL IDLE CLIENTS OLDER THAN", "n [FORCE]", "close clients idle n seconds or more; pinned ones (a transaction, ...) only with FORCE", (*handler).killIdle},
 		{"SHOW HELP", "", "this list (also HELP)", (*handler).help},
 	}
 }
@@ -137,10 +142,10 @@ func (h *handler) help(string) (*mysql.Result, error) {
 }
 
 func (h *handler) reload(string) (*mysql.Result, error) {
-	if h.s.reload == nil {
+	if h.s.rt.Reload == nil {
 		return nil, mysql.NewError(mysql.ER_UNKNOWN_ERROR, "RELOAD is not available: no reload function")
 	}
-	if err := h.s.reload(); err != nil {
+	if err := h.s.rt.Reload(); err != nil {
 		h.s.log.Error("admin RELOAD failed; keeping the running configuration", "err", err)
 		// Joined validation errors are one per line; a MySQL error message reads better on one.
 		return nil, mysql.NewError(mysql.ER_UNKNOWN_ERROR, "reload failed: "+strings.ReplaceAll(err.Error(), "\n", "; "))

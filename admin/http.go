@@ -3,6 +3,7 @@ package admin
 import (
 	"log/slog"
 	"net/http"
+	"net/http/pprof"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -10,8 +11,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
-// newHTTPServer builds the metrics listener's server: GET /metrics from a registry of this
-// Server's own (never the global default one) and GET /healthz.
+// newHTTPServer builds the HTTP listener's server: GET /metrics from a registry of this Server's
+// own (never the global default one), /healthz, /readyz, the dashboard (GET /) and, when
+// [admin].pprof is on, Go's profiles under /debug/pprof/.
 func (s *Server) newHTTPServer() *http.Server {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(
@@ -22,6 +24,17 @@ func (s *Server) newHTTPServer() *http.Server {
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{ErrorLog: slogPrinter{s}}))
 	mux.HandleFunc("GET /healthz", s.healthz)
+	mux.HandleFunc("GET /readyz", s.readyz)
+	mux.HandleFunc("GET /{$}", serveEmbedded("dashboard/index.html", "text/html; charset=utf-8"))
+	mux.HandleFunc("GET /dashboard.js", serveEmbedded("dashboard/dashboard.js", "text/javascript; charset=utf-8"))
+	mux.HandleFunc("GET /dashboard.json", s.serveDashboardJSON)
+	if s.pprof {
+		mux.HandleFunc("GET /debug/pprof/", pprof.Index)
+		mux.HandleFunc("GET /debug/pprof/cmdline", pprof.Cmdline)
+		mux.HandleFunc("GET /debug/pprof/profile", pprof.Profile)
+		mux.HandleFunc("GET /debug/pprof/symbol", pprof.Symbol)
+		mux.HandleFunc("GET /debug/pprof/trace", pprof.Trace)
+	}
 	return &http.Server{
 		Handler:           mux,
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),

@@ -24,6 +24,10 @@ type collector struct {
 	poolMax, poolOpen, poolInUse, poolIdle, poolWaiting                      metric
 	poolWaitCount, poolWaitSeconds, poolTimeouts, poolDials, poolDialErrors  metric
 	poolClosed, poolClosedIdle, poolClosedExpired, backendUp, backendFailing metric
+
+	// Histograms (CONTRACT.md, Metrics v1.1) and the digest table's size.
+	stmtDuration, backendWait  *prometheus.Desc
+	digestRows, digestsDropped metric
 }
 
 func newCollector(s *Server) *collector {
@@ -62,6 +66,12 @@ func newCollector(s *Server) *collector {
 		poolClosedExpired: m("pool_closed_expired_total", "Backend connections closed by max_lifetime.", c, b),
 		backendUp:         m("backend_up", "0 when the backend's recent dials all failed and no connection is open, else 1 (as SHOW BACKENDS).", g, b),
 		backendFailing:    m("backend_last_dials_failed", "1 when every dial since the previous look failed.", g, b),
+		stmtDuration: prometheus.NewDesc("mysqlmux_statement_duration_seconds",
+			"Time clients waited for the answer to a command, from reading it to the last byte flushed, by command.", []string{"command"}, nil),
+		backendWait: prometheus.NewDesc("mysqlmux_backend_wait_seconds",
+			"Time statements waited for a backend connection (a dial included), by backend.", []string{b}, nil),
+		digestRows:     m("digest_rows", "Rows in the SHOW DIGESTS table (bounded by [admin].digest_rows).", g),
+		digestsDropped: m("digest_dropped_total", "Statements not counted in SHOW DIGESTS because its queue was full.", c),
 	}
 }
 
@@ -78,6 +88,10 @@ func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, m := range c.all() {
 		ch <- m.desc
 	}
+	ch <- c.stmtDuration
+	ch <- c.backendWait
+	ch <- c.digestRows.desc
+	ch <- c.digestsDropped.desc
 }
 
 // Collect implements prometheus.Collector.
@@ -119,6 +133,15 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 		put(c.poolClosedExpired, float64(p.ClosedExpired), b)
 		put(c.backendUp, boolFloat(!down), b)
 		put(c.backendFailing, boolFloat(failing), b)
+		ch <- c.s.obs.waitHistogram(b).snapshot().metric(c.backendWait, b)
+	}
+	obs := c.s.obs
+	for _, name := range obs.labels {
+		ch <- obs.byName[name].snapshot().metric(c.stmtDuration, name)
+	}
+	if d := c.s.digests; d != nil {
+		put(c.digestRows, float64(d.Len()))
+		put(c.digestsDropped, float64(d.Dropped()))
 	}
 }
 

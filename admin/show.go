@@ -24,14 +24,14 @@ func (h *handler) showPools(string) (*mysql.Result, error) {
 }
 
 func (h *handler) showClients(string) (*mysql.Result, error) {
-	names := []string{"id", "user", "address", "database", "state", "pinned_reason", "backend", "connected_seconds"}
+	names := []string{"id", "user", "address", "database", "state", "pinned_reason", "backend", "connected_seconds", "idle_seconds"}
 	sessions := h.s.takeSnapshot().sessions
 	slices.SortFunc(sessions, func(a, b proxy.ClientInfo) int { return cmp.Compare(a.ID, b.ID) })
 	now := time.Now()
 	var rows [][]any
 	for _, c := range sessions {
 		rows = append(rows, []any{uint64(c.ID), c.User, c.Address, c.Database, c.State, c.PinnedReason,
-			c.Backend, int64(now.Sub(c.Since).Seconds())})
+			c.Backend, int64(now.Sub(c.Since).Seconds()), idleSeconds(c, now)})
 	}
 	return resultset(names, rows)
 }
@@ -45,6 +45,14 @@ func (h *handler) showBackends(string) (*mysql.Result, error) {
 			p.Dials, p.DialErrors, yesNo(failing)})
 	}
 	return resultset(names, rows)
+}
+
+// idleSeconds is how long c has sent no command (0 while one is under way).
+func idleSeconds(c proxy.ClientInfo, now time.Time) int64 {
+	if c.State != "idle" {
+		return 0
+	}
+	return int64(now.Sub(c.LastCommand).Seconds())
 }
 
 func yesNo(b bool) string {
@@ -76,6 +84,9 @@ func (h *handler) showStats(string) (*mysql.Result, error) {
 		{"stmt_cache_entries", uint64(sn.stmtCached)},
 		{"stmt_cache_hits", sn.stmtCacheHits},
 		{"stmt_cache_misses", sn.stmtCacheMiss},
+	}
+	if d := h.s.digests; d != nil {
+		rows = append(rows, []any{"digest_rows", uint64(d.Len())}, []any{"digest_dropped", d.Dropped()})
 	}
 	for _, r := range sn.reasons {
 		rows = append(rows, []any{"pinned_" + r, uint64(sn.pinned[r])})

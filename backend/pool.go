@@ -83,6 +83,8 @@ type Pool struct {
 	done chan struct{}
 
 	lastDiscard atomic.Int64 // unix nanoseconds of the last Discard; see trusted
+
+	waitObserver atomic.Pointer[func(time.Duration)] // see SetWaitObserver
 }
 
 // A connection used less than trustFor ago is lent without the liveness peek, unless the pool
@@ -146,9 +148,8 @@ func (p *Pool) Stats() Stats {
 	return s
 }
 
-// Acquire returns a connection for w, waiting up to the acquire timeout. The connection's default
-// database and character set may still differ from what the session needs.
-func (p *Pool) Acquire(ctx context.Context, w Want) (*Conn, error) {
+// acquire returns a connection for w, waiting up to the acquire timeout (see Acquire).
+func (p *Pool) acquire(ctx context.Context, w Want) (*Conn, error) {
 	// Fast path, no timer: an idle connection that fits.
 	p.mu.Lock()
 	timeout := p.set.AcquireTimeout

@@ -112,8 +112,14 @@ type AdminConfig struct {
 	// User and Password are the admin console's credentials.
 	User     string `toml:"user"`
 	Password string `toml:"password"`
-	// HTTPListen serves GET /metrics and GET /healthz.
+	// HTTPListen serves GET /metrics, /healthz, /readyz and the dashboard (GET /).
 	HTTPListen string `toml:"http_listen"`
+	// Digests turns on SHOW DIGESTS: statements counted by digest, off the statement's path.
+	Digests bool `toml:"digests"`
+	// DigestRows bounds SHOW DIGESTS' table; once full, new statement shapes share one row.
+	DigestRows int `toml:"digest_rows"`
+	// Pprof serves Go's /debug/pprof/ on the HTTP listener (CPU and heap profiles).
+	Pprof bool `toml:"pprof"`
 }
 
 // Defaults returns the configuration used for every key the file omits.
@@ -134,5 +140,6 @@ func Defaults() Config {
 			MaxLifetime:    Duration{time.Hour},
 			ConnectTimeout: Duration{5 * time.Second},
 		},
+		Admin: AdminConfig{Digests: true, DigestRows: 1000},
 	}
 }

@@ -73,6 +73,8 @@ func TestParseContractExample(t *testing.T) {
 			User:       "admin",
 			Password:   "admin",
 			HTTPListen: "127.0.0.1:6070",
+			Digests:    true,
+			DigestRows: 1000,
 		},
 	}
 	assertConfig(t, c, want)

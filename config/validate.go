@@ -45,6 +45,9 @@ func (c *Config) problems() []error {
 	if c.Admin.Listen != "" && c.Admin.User == "" {
 		p.add("admin.user", "required when admin.listen is set")
 	}
+	if c.Admin.Digests {
+		p.atLeast("admin.digest_rows", c.Admin.DigestRows, 2) // one row is the overflow row
+	}
 	return p
 }
 

@@ -79,7 +79,8 @@ func Main(args []string, stdout, stderr io.Writer) int {
 		}
 		targets = []target{t}
 		base.Backends = []config.BackendConfig{t.backend}
-		base.Admin = config.AdminConfig{Listen: "127.0.0.1:6032", User: "admin", Password: PasswordPlaceholder, HTTPListen: "127.0.0.1:6070"}
+		base.Admin.Listen, base.Admin.User, base.Admin.Password = "127.0.0.1:6032", "admin", PasswordPlaceholder
+		base.Admin.HTTPListen = "127.0.0.1:6070"
 	} else {
 		var err error
 		if cfg, err = config.Load(f.config); err == nil {

@@ -18,7 +18,7 @@ func baseFor(addrs ...string) config.Config {
 		c.Backends = append(c.Backends, config.BackendConfig{Address: a})
 	}
 	c.Users = []config.UserConfig{{Name: "app", Password: "secret"}}
-	c.Admin = config.AdminConfig{Listen: "127.0.0.1:6032", User: "admin", Password: "admin"}
+	c.Admin.Listen, c.Admin.User, c.Admin.Password = "127.0.0.1:6032", "admin", "admin"
 	return c
 }
 

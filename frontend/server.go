@@ -63,6 +63,9 @@ type Client struct {
 	Addr string
 	// Attributes are the connection attributes the client sent.
 	Attributes map[string]string
+	// LastError is the code of the last error WriteError sent (statistics; the session clears
+	// it before each command).
+	LastError uint16
 
 	// Parking (see park.go); fd is -1 when the connection cannot be parked (TLS).
 	fd           int
@@ -362,6 +365,7 @@ func (s *Server) login(nc net.Conn) (*Client, error) {
 
 // WriteError sends e as the reply to the current command (sequence id as the command expects).
 func (c *Client) WriteError(e *wire.Error) error {
+	c.LastError = e.Code
 	if err := c.WritePacket(wire.AppendErr(nil, e)); err != nil {
 		return err
 	}

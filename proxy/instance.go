@@ -38,6 +38,8 @@ type Instance struct {
 	pools   map[string]*backend.Pool   // by address
 	dialers map[string]*backend.Dialer // by address, the pools' (TLS changes on reload)
 
+	observer Observer // see SetObserver; guarded by mu
+
 	ctx     context.Context
 	cancel  context.CancelFunc
 	serveCh chan error
@@ -146,6 +148,7 @@ func (in *Instance) buildPools(cfg *config.Config) []*backend.Pool {
 				Timeout: in.connectTimeoutNow, InitSQL: trackingSQL}
 			d.SetTLS(tlsConf)
 			p = backend.NewPool(b.Address, in.router.dialFunc(d), poolSettings(cfg, b))
+			p.SetWaitObserver(in.waitObserverLocked(b.Address))
 			in.dialers[b.Address] = d
 		}
 		keep[b.Address] = p

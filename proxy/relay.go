@@ -51,6 +51,11 @@ type outcome struct {
 	// txCharsKnown: the response reported the pending transaction characteristics;
 	// txCharsPending: a one-shot SET TRANSACTION waits for the next transaction.
 	txCharsKnown, txCharsPending bool
+	// rows counts the rows sent, over all result sets (statistics).
+	rows uint64
+	// readClient: the client was read during the response (LOAD DATA LOCAL), which reuses the
+	// buffer the command was read into.
+	readClient bool
 }
 
 // errBackendProtocol marks a response the proxy could not follow; the connection is unusable.
@@ -287,6 +292,7 @@ func (r *relay) rowsThenEnd() (more bool, err error) {
 			return r.terminal(pkt, whole)
 		}
 		r.out.lastRows++
+		r.out.rows++
 		if err := r.pass(pkt, whole); err != nil {
 			return false, err
 		}
@@ -352,6 +358,7 @@ func (r *relay) localInfile(pkt []byte, whole bool) (more bool, err error) {
 	if err := r.cl.Flush(); err != nil {
 		return false, &sideError{client: true, err: err}
 	}
+	r.out.readClient = true
 	for {
 		cpkt, cwhole, err := r.cl.PeekPacket()
 		if err != nil {

@@ -55,6 +55,8 @@ type Router struct {
 	knownDBs map[string]time.Time
 
 	stats Stats
+
+	observer atomic.Pointer[Observer] // nil: none; see Instance.SetObserver
 }
 
 // Stats are the router's counters, for the console and metrics.

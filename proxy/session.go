@@ -96,6 +96,7 @@ type Session struct {
 	activity     atomic.Value // string: stateIdle or stateActive
 	shownPin     atomic.Uint32
 	started      time.Time
+	lastCommand  atomic.Int64 // unix nanoseconds when the last command finished; 0 before the first
 }
 
 func newSession(ctx context.Context, r *Router, c *frontend.Client, pool *backend.Pool) *Session {
@@ -130,15 +131,25 @@ type ClientInfo struct {
 	PinnedReason string
 	Backend      string
 	Since        time.Time
+	// LastCommand is when the client's last command finished (Since before its first).
+	LastCommand time.Time
 }
 
 func (s *Session) info() ClientInfo {
 	s.mu.Lock()
 	db, user, backendAddr := s.shownDB, s.shownUser, s.shownBackend
 	s.mu.Unlock()
+	// The state first: a command stores when it ended and its pins before it turns the state
+	// idle, so an idle state read here comes with those of its last command (KILL IDLE CLIENTS
+	// relies on it).
+	state := s.activity.Load().(string)
+	last := s.started
+	if ns := s.lastCommand.Load(); ns != 0 {
+		last = time.Unix(0, ns)
+	}
 	return ClientInfo{ID: s.c.ID, User: user, Address: s.c.Addr, Database: db,
-		State: s.activity.Load().(string), PinnedReason: PinReason(s.shownPin.Load()).String(),
-		Backend: backendAddr, Since: s.started}
+		State: state, PinnedReason: PinReason(s.shownPin.Load()).String(),
+		Backend: backendAddr, Since: s.started, LastCommand: last}
 }
 
 // wake makes an idle session notice a drain at once.
@@ -309,8 +320,10 @@ func (s *Session) command(pkt []byte) error {
 		s.c.Seq = 1
 		return s.c.WriteError(&wire.Error{Code: 1047, SQLState: "08S01", Message: "Unknown command"})
 	}
+	start, cmd, text := time.Now(), pkt[0], s.statementText(pkt)
 	s.activity.Store(stateActive)
 	s.r.stats.Commands.Add(1)
+	s.relay.out, s.c.LastError = outcome{}, 0 // what observe reads is this command's
 	var err error
 	if len(pkt) > minMaxPacket && wire.Command(pkt[0]) != wire.ComStmtSendLongData && s.tooLargeForServer(len(pkt)) {
 		// The server would refuse it and close its connection while the command is still being
@@ -321,13 +334,15 @@ func (s *Session) command(pkt []byte) error {
 	} else {
 		err = s.dispatch(pkt)
 	}
+	// Before the state turns idle (see info): when the command ended, and its pins.
+	s.observe(cmd, text, start)
+	s.shownPin.Store(uint32(s.pins))
 	// Under killMu, so a KILL QUERY either finds this command under way or none: one that came
 	// too late for this command's statement is forgotten, never applied to the next.
 	s.killMu.Lock()
 	s.activity.Store(stateIdle)
 	s.forgetKill()
 	s.killMu.Unlock()
-	s.shownPin.Store(uint32(s.pins))
 	return err
 }
 

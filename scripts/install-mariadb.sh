@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what the integration tests need when it is missing: MariaDB server and
 # client (Debian's mariadb-server, mariadb-client), the Python drivers apps use
-# (python3-pymysql, python3-mysqldb) and, best effort, sysbench.
+# (python3-pymysql, python3-mysqldb), chromium (the dashboard test drives it headless;
+# MYSQLMUX_CHROMIUM names another) and, best effort, sysbench.
 # Quiet and quick when everything is present. Never leaves a system mariadbd
 # running that this script caused to start: service starts are denied during the
 # install (policy-rc.d), and a server that appears anyway is stopped.
@@ -28,8 +29,10 @@ need_sysbench=0
 have sysbench || need_sysbench=1
 need_python=0
 /usr/bin/python3 -c 'import pymysql, MySQLdb' >/dev/null 2>&1 || need_python=1
+need_chromium=0
+[[ -n ${MYSQLMUX_CHROMIUM:-} ]] || have_any chromium chromium-browser google-chrome || need_chromium=1
 
-if ((need_mariadb == 0 && need_sysbench == 0 && need_python == 0)); then
+if ((need_mariadb == 0 && need_sysbench == 0 && need_python == 0 && need_chromium == 0)); then
 	exit 0
 fi
 
@@ -89,7 +92,7 @@ apt_install() { # apt_install PKG...
 		apt-get install -y -q "$@" >>"$log" 2>&1
 }
 
-echo "install-mariadb: installing:$( ((need_mariadb)) && printf ' mariadb-server mariadb-client')$( ((need_python)) && printf ' python3-pymysql python3-mysqldb')$( ((need_sysbench)) && printf ' sysbench')" >&2
+echo "install-mariadb: installing:$( ((need_mariadb)) && printf ' mariadb-server mariadb-client')$( ((need_python)) && printf ' python3-pymysql python3-mysqldb')$( ((need_sysbench)) && printf ' sysbench')$( ((need_chromium)) && printf ' chromium')" >&2
 if ! "${SUDO[@]}" apt-get update -q >>"$log" 2>&1; then
 	tail -n 30 "$log" >&2
 	fail_or_warn "$need_mariadb" "apt-get update failed"
@@ -114,6 +117,12 @@ if ((need_sysbench)); then
 	if ! apt_install sysbench; then
 		tail -n 20 "$log" >&2
 		echo "install-mariadb: warning: could not install sysbench; tests and benchmarks that use it will skip" >&2
+	fi
+fi
+if ((need_chromium)); then
+	if ! apt_install chromium; then
+		tail -n 20 "$log" >&2
+		echo "install-mariadb: warning: could not install chromium; the dashboard test skips (fails under CI)" >&2
 	fi
 fi
 

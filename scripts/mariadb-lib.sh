@@ -105,7 +105,7 @@ free_port() { # a port on 127.0.0.1 nothing listens on
 	die "no free port found"
 }
 
-# trap_cleanup_temp_run: on exit stop $proxy_pid, $proxy2_pid, $proxy3_pid and $db_pid (if set) and
+# trap_cleanup_temp_run: on exit stop $proxy_pid .. $proxy4_pid and $db_pid (if set) and
 # remove $RUN_DIR.
 trap_cleanup_temp_run() {
 	cleanup() {
@@ -114,6 +114,7 @@ trap_cleanup_temp_run() {
 		[[ -n ${proxy_pid:-} ]] && stop_pid "$proxy_pid" 20
 		[[ -n ${proxy2_pid:-} ]] && stop_pid "$proxy2_pid" 20
 		[[ -n ${proxy3_pid:-} ]] && stop_pid "$proxy3_pid" 20
+		[[ -n ${proxy4_pid:-} ]] && stop_pid "$proxy4_pid" 20
 		[[ -n ${db_pid:-} ]] && stop_pid "$db_pid" 60
 		rm -rf "$RUN_DIR"
 		exit "$rc"

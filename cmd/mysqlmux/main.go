@@ -84,7 +84,7 @@ func run() int {
 	rt := &running{path: *path, in: in, log: log, files: files, cfg: cfg}
 	var adm *admin.Server
 	if cfg.Admin.Listen != "" || cfg.Admin.HTTPListen != "" {
-		adm, err = admin.Start(cfg.Admin, in, rt.reload, rt.config, log)
+		adm, err = admin.Start(cfg.Admin, in, admin.Runtime{Config: rt.config, Reload: rt.reload, Update: rt.update}, log)
 		if err != nil {
 			log.Error("cannot start the admin listeners", "err", err)
 			_ = shutdown(in, cfg, log)
@@ -147,8 +147,8 @@ func warnFileLimit(log *slog.Logger, cfg *config.Config, lim fdlimit.Limits) {
 	}
 }
 
-// running is the proxy as configured now: SIGHUP and the admin console's RELOAD both go through
-// reload, one at a time.
+// running is the proxy as configured now: SIGHUP and the admin console's RELOAD go through reload,
+// the console's SET through update, one at a time.
 type running struct {
 	path  string
 	in    *proxy.Instance
@@ -168,6 +168,22 @@ func (r *running) reload() error {
 	if err != nil {
 		return fmt.Errorf("%s: %w", r.path, err)
 	}
+	return r.applyLocked(ncfg)
+}
+
+// update applies change to a copy of the configuration in force and applies the result as a
+// reload (the admin console's SET); on error the running configuration stays.
+func (r *running) update(change func(*config.Config) error) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	ncfg, err := r.cfg.Changed(change)
+	if err != nil {
+		return err
+	}
+	return r.applyLocked(ncfg)
+}
+
+func (r *running) applyLocked(ncfg *config.Config) error {
 	if err := r.in.Reload(ncfg); err != nil {
 		return err
 	}
