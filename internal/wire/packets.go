@@ -122,7 +122,12 @@ func ParseOK(p []byte, sessionTrack bool) (OK, error) {
 	ok.Warnings = uint16(p[pos+2]) | uint16(p[pos+3])<<8
 	pos += 4
 	if !sessionTrack {
+		// MariaDB and MySQL both send the info as a length-encoded string here too (the
+		// protocol's documentation says string<EOF>); take the rest if it is not one.
 		ok.Info = p[pos:]
+		if info, n, err := ReadLenencString(p[pos:]); err == nil && pos+n == len(p) {
+			ok.Info = info
+		}
 		return ok, nil
 	}
 	if pos == len(p) {
@@ -153,7 +158,10 @@ func AppendOK(b []byte, header byte, ok OK, sessionTrack bool) []byte {
 	}
 	b = append(b, byte(st), byte(st>>8), byte(ok.Warnings), byte(ok.Warnings>>8))
 	if !sessionTrack {
-		return append(b, ok.Info...)
+		if len(ok.Info) == 0 {
+			return b
+		}
+		return AppendLenencString(b, ok.Info) // as the server writes it
 	}
 	if len(ok.Info) == 0 && st&StatusSessionStateChange == 0 {
 		return b
