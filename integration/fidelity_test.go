@@ -1,6 +1,14 @@
 package integration
 
-import "testing"
+import (
+	"fmt"
+	"testing"
+
+	"github.com/go-mysql-org/go-mysql/client"
+
+	"github.com/mysqlmux/mysqlmux/internal/mariadbtest"
+	"github.com/mysqlmux/mysqlmux/internal/proxytest"
+)
 
 // Issue 8: every leak and difference the issue lists, each compared with a direct connection
 // and probed from another client of the one backend connection.
@@ -204,4 +212,47 @@ func TestFidelityAutocommitOffFailedFirstStatement(t *testing.T) {
 	f.both("ROLLBACK")
 	f.both("SELECT COUNT(*) FROM fid_ac")
 	f.both("SET autocommit = 1")
+}
+
+// TestFidelityResultCharset: the character set a result's string columns are reported in
+// (result metadata) follows character_set_results as the client set it, with the collation of
+// SET NAMES ... COLLATE or of the login, which session tracking does not report: through the
+// proxy, replayed on whichever connection, it is what a direct connection reports.
+func TestFidelityResultCharset(t *testing.T) {
+	mariadbtest.Need(t, db)
+	in := proxytest.Start(t, proxytest.Config(db, 1))
+	other := rawConnect(t, in.Addr(), mariadbtest.AppUser, mariadbtest.AppPassword, "test")
+	steps := []string{"", "SET NAMES utf8mb4 COLLATE utf8mb4_unicode_ci", "SET character_set_results = 'utf8mb4'",
+		"SET NAMES latin1 COLLATE latin1_german1_ci", "SET character_set_connection = 'utf8mb4'", "SET NAMES utf8mb4"}
+	for _, login := range []string{"utf8mb4_general_ci", "utf8mb4_unicode_ci", "latin1_german1_ci"} {
+		var conns [2]*client.Conn
+		for i, addr := range []string{db.Addr, in.Addr()} {
+			c, err := client.Connect(addr, mariadbtest.AppUser, mariadbtest.AppPassword, "test",
+				func(c *client.Conn) error { return c.SetCollation(login) })
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			conns[i] = c
+		}
+		for _, step := range steps {
+			var got [2]string
+			for i, c := range conns {
+				if step != "" {
+					mustRawExec(t, c, step)
+				}
+				mustRawExec(t, other, "SET NAMES utf8mb3") // the one connection serves another state meanwhile
+				r, err := c.Execute("SELECT 'x', @@collation_connection, @@character_set_results")
+				if err != nil {
+					t.Fatal(err)
+				}
+				v1, _ := r.GetString(0, 1)
+				v2, _ := r.GetString(0, 2)
+				got[i] = fmt.Sprintf("charset %d, %s, %s", r.Fields[0].Charset, v1, v2)
+			}
+			if got[0] != got[1] {
+				t.Errorf("login %s, after %q: through the proxy %s, directly %s", login, step, got[1], got[0])
+			}
+		}
+	}
 }

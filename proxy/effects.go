@@ -111,6 +111,8 @@ type effects struct {
 	// Effects applied when the statement succeeds.
 	userVars     map[string]string // user variables set to values known exactly (SQL to replay)
 	collation    string            // SET NAMES ... COLLATE x: not reported by session tracking
+	namesSet     bool              // SET NAMES, SET CHARACTER SET, SET character_set_results:
+	names        string            // the collation they leave on character_set_results (see namesKey)
 	tempCreate   []string          // temporary tables created
 	tempDrop     []string          // tables dropped that may be temporary
 	tempUnknown  bool              // a temporary table the proxy could not name
@@ -366,6 +368,9 @@ func (e *effects) merge(o *effects) {
 	}
 	if o.collation != "" {
 		e.collation = o.collation
+	}
+	if o.namesSet {
+		e.namesSet, e.names = true, o.names
 	}
 	e.tempCreate = append(e.tempCreate, o.tempCreate...)
 	e.tempDrop = append(e.tempDrop, o.tempDrop...)

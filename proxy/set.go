@@ -72,8 +72,10 @@ func (p *parsers) planSet(e *effects, q []byte, ctx *analysisCtx) {
 		case v.IsGlobal || v.IsInstance:
 		case v.Name == ast.SetNames || v.Name == ast.SetCharset:
 			charsetChanged = true
+			e.namesSet, e.names = true, ""
 			if v.Name == ast.SetNames && v.ExtendValue != nil {
 				e.collation = strings.ToLower(v.ExtendValue.GetString())
+				e.names = e.collation
 			}
 		case v.IsSystem:
 			name := strings.ToLower(v.Name)
@@ -82,6 +84,9 @@ func (p *parsers) planSet(e *effects, q []byte, ctx *analysisCtx) {
 			}
 			if strings.HasPrefix(name, "character_set_") || strings.HasPrefix(name, "collation_") {
 				charsetChanged = true
+			}
+			if name == "character_set_results" {
+				e.namesSet, e.names = true, "" // back to the character set's default collation
 			}
 		default:
 			name := strings.ToLower(v.Name)

@@ -204,6 +204,9 @@ func (s *Session) applyEffects(e *effects, next *sessionState, ok, partial bool)
 	if ok && e.collation != "" {
 		next = next.withVar("collation_connection", e.collation)
 	}
+	if ok && e.namesSet {
+		next = next.withVar(namesKey, e.names)
+	}
 	if ran {
 		for _, t := range e.tempCreate {
 			if s.tempTables == nil {

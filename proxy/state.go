@@ -82,14 +82,18 @@ func (s *sessionState) withVars(changes []varChange) *sessionState {
 	return &sessionState{vars: vars, userVars: s.userMap()}
 }
 
-// withVar sets one system variable (used for what tracking does not report, e.g. the collation
-// of SET NAMES ... COLLATE).
+// withVar sets one entry (used for what tracking does not report, e.g. the collation of SET
+// NAMES ... COLLATE); "" removes it.
 func (s *sessionState) withVar(name, value string) *sessionState {
 	vars := maps.Clone(s.varsMap())
 	if vars == nil {
 		vars = make(map[string]string, 1)
 	}
-	vars[name] = value
+	if value == "" {
+		delete(vars, name)
+	} else {
+		vars[name] = value
+	}
 	return &sessionState{vars: vars, userVars: s.userMap()}
 }
 
@@ -180,6 +184,13 @@ func sameState(a, b *sessionState) bool {
 // connection's character set or sql_mode. Either may be nil.
 func replaySQL(have, want *sessionState, freshSQLMode string) (sys, user []byte) {
 	hv, wv := have.varsMap(), want.varsMap()
+	// The SET is lexed in the connection's sql_mode, as it is before the SET runs.
+	mode, ok := hv["sql_mode"]
+	if !ok {
+		mode = freshSQLMode
+	}
+	noBackslash := strings.Contains(mode, "NO_BACKSLASH_ESCAPES")
+	sys, hv = namesSQL(hv, wv, noBackslash)
 	names := make([]string, 0, len(hv)+len(wv))
 	for k := range wv {
 		names = append(names, k)
@@ -200,16 +211,10 @@ func replaySQL(have, want *sessionState, freshSQLMode string) (sys, user []byte)
 		}
 		return strings.Compare(a, b)
 	})
-	// The SET is lexed in the connection's sql_mode, as it is before the SET runs.
-	mode, ok := hv["sql_mode"]
-	if !ok {
-		mode = freshSQLMode
-	}
-	noBackslash := strings.Contains(mode, "NO_BACKSLASH_ESCAPES")
 	for _, k := range names {
 		w, wok := wv[k]
 		h, hok := hv[k]
-		if wok && hok && w == h {
+		if k == namesKey || wok && hok && w == h {
 			continue
 		}
 		if k == "collation_connection" && !wok {
@@ -242,7 +247,7 @@ func replaySQL(have, want *sessionState, freshSQLMode string) (sys, user []byte)
 
 func appendRaw(b []byte, name, value string) []byte {
 	if len(b) == 0 {
-		b = append(b, "SET SESSION "...)
+		b = append(b, "SET "...)
 	} else {
 		b = append(b, ", "...)
 	}
@@ -285,6 +290,48 @@ func quote(v string, noBackslash bool) string {
 	return "'" + v + "'"
 }
 
+// namesKey is a state entry of the proxy's, not a server variable: the collation of the last SET
+// NAMES ... COLLATE (or of the login), which the server keeps with character_set_results and
+// reports as each string column's character set in result metadata. Session tracking reports
+// only the character sets' names, so the proxy records it and replays it with SET NAMES.
+const namesKey = "mysqlmux.names"
+
+// charsetVar is a character set variable of a state (the login's when it has none).
+func charsetVar(vars map[string]string, k string) string {
+	if v, ok := vars[k]; ok {
+		return v
+	}
+	return freshCharset[k]
+}
+
+// namesSQL starts a replay with SET NAMES when the collation it records changes, and returns
+// the connection's variables as they are after it (the rest of the replay is the difference
+// from those).
+func namesSQL(hv, wv map[string]string, noBackslash bool) ([]byte, map[string]string) {
+	hn, wn := hv[namesKey], wv[namesKey]
+	if hn == wn {
+		return nil, hv
+	}
+	after := maps.Clone(hv)
+	if after == nil {
+		after = make(map[string]string, 5)
+	}
+	if wn == "" {
+		// Back to character_set_results' default collation: assign it anew.
+		cs := charsetVar(wv, "character_set_results")
+		after["character_set_results"] = cs
+		delete(after, namesKey)
+		return appendAssign(nil, "character_set_results", cs, noBackslash), after
+	}
+	cs, _, _ := strings.Cut(wn, "_")
+	for _, k := range []string{"character_set_client", "character_set_results", "character_set_connection"} {
+		after[k] = cs
+	}
+	after["collation_connection"], after[namesKey] = wn, wn
+	// SET NAMES x COLLATE y, then the others in the same statement (assigned left to right).
+	return append([]byte(nil), "SET NAMES "+quote(cs, noBackslash)+" COLLATE "+quote(wn, noBackslash)...), after
+}
+
 // stateForCollation is the state of a session that logged in with collation id: fresh if it is
 // the backends' own login collation, else the four character set variables.
 func stateForCollation(id uint8, cs, coll string) *sessionState {
@@ -293,6 +340,6 @@ func stateForCollation(id uint8, cs, coll string) *sessionState {
 	}
 	return &sessionState{vars: map[string]string{
 		"character_set_client": cs, "character_set_connection": cs, "character_set_results": cs,
-		"collation_connection": coll,
+		"collation_connection": coll, namesKey: coll,
 	}}
 }
