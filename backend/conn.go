@@ -184,6 +184,11 @@ func (d *Dialer) Dial(ctx context.Context, key Key, db string) (*Conn, error) {
 		if isTLSFailure(err) {
 			return nil, &TLSError{Addr: d.Addr, Err: err}
 		}
+		if ctx.Err() != nil {
+			// go-mysql reports a read that timed out as text: say it was the deadline, so the
+			// pool can tell a server too busy to answer from one that is down.
+			return nil, fmt.Errorf("backend %s: %w: %w", d.Addr, ctx.Err(), err)
+		}
 		return nil, fmt.Errorf("backend %s: %w", d.Addr, err)
 	}
 	nc := cc.Conn.Conn

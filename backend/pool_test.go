@@ -58,12 +58,29 @@ func (f *fakeDialer) dial(ctx context.Context, key Key, db string) (*Conn, error
 
 func newTestPool(t *testing.T, s Settings) (*Pool, *fakeDialer) {
 	f := &fakeDialer{addr: sink(t)}
-	p := NewPool("test:3306", f.dial, s)
+	p := NewPool("test:3306", f.dial, s, nil)
 	t.Cleanup(p.Close)
 	return p, f
 }
 
 var app = Want{Key: Key{User: "app"}, DB: "test"}
+
+// settled returns the pool's stats once no dial is in flight (a dial started for a waiter that
+// gave up ends on its own).
+func settled(t *testing.T, p *Pool) Stats {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		st := p.Stats()
+		if st.Dialing == 0 {
+			return st
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("dials still in flight after 10 s: %+v", st)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
 
 func TestPoolCapHoldsUnderContention(t *testing.T) {
 	p, f := newTestPool(t, Settings{MaxConns: 3, AcquireTimeout: 5 * time.Second})
@@ -100,7 +117,7 @@ func TestPoolCapHoldsUnderContention(t *testing.T) {
 	if peak.Load() > 3 {
 		t.Fatalf("peak in use %d above cap 3", peak.Load())
 	}
-	st := p.Stats()
+	st := settled(t, p)
 	if st.InUse != 0 || st.Open != st.Idle || st.Open > 3 {
 		t.Fatalf("inconsistent stats after the run: %+v", st)
 	}
@@ -190,7 +207,7 @@ func TestPoolCancelRace(t *testing.T) {
 		}()
 	}
 	wg.Wait()
-	if st := p.Stats(); st.InUse != 0 || st.Open != st.Idle || st.Waiting != 0 {
+	if st := settled(t, p); st.InUse != 0 || st.Open != st.Idle || st.Waiting != 0 {
 		t.Fatalf("leaked after the race: %+v", st)
 	}
 }
@@ -241,10 +258,12 @@ func TestPoolDialFailureTimesOutWithCause(t *testing.T) {
 	if !errors.As(err, &te) || te.LastErr == nil {
 		t.Fatalf("got %v, want a timeout naming the dial error", err)
 	}
-	if st := p.Stats(); st.Open != 0 || st.InUse != 0 || st.DialErrors < 2 {
+	if st := settled(t, p); st.Open != 0 || st.InUse != 0 || st.DialErrors < 2 {
 		t.Fatalf("stats after failed dials: %+v", st)
 	}
+	// Once dials succeed again, a connection comes within the backoff (at most 5 s).
 	f.fail.Store(false)
+	p.SetSettings(Settings{MaxConns: 2, AcquireTimeout: 10 * time.Second})
 	c, err := p.Acquire(context.Background(), app)
 	if err != nil {
 		t.Fatal(err)
@@ -308,7 +327,7 @@ func TestPoolLowerCapOnReload(t *testing.T) {
 // per P on cap 4).
 func BenchmarkPoolAcquireRelease(b *testing.B) {
 	f := &fakeDialer{addr: sink(b)}
-	p := NewPool("bench:3306", f.dial, Settings{MaxConns: 4, AcquireTimeout: 10 * time.Second})
+	p := NewPool("bench:3306", f.dial, Settings{MaxConns: 4, AcquireTimeout: 10 * time.Second}, nil)
 	defer p.Close()
 	b.ReportAllocs()
 	b.SetParallelism(2)

@@ -145,7 +145,7 @@ func (in *Instance) buildPools(cfg *config.Config) []*backend.Pool {
 			d := &backend.Dialer{Addr: b.Address, Password: in.users.Password,
 				Timeout: in.connectTimeoutNow, InitSQL: trackingSQL}
 			d.SetTLS(tlsConf)
-			p = backend.NewPool(b.Address, d.Dial, poolSettings(cfg, b))
+			p = backend.NewPool(b.Address, d.Dial, poolSettings(cfg, b), in.log)
 			in.dialers[b.Address] = d
 		}
 		keep[b.Address] = p
