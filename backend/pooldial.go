@@ -76,11 +76,11 @@ func (p *Pool) startDialLocked(wt *waiter) {
 	if f := p.logins[lk]; f != nil {
 		f.probing = true
 	}
-	go p.runDial(wt, lk)
+	go p.runDial(wt, lk, time.Now())
 }
 
 // runDial dials, then hands the connection to the queue or records the failure.
-func (p *Pool) runDial(wt *waiter, lk loginKey) {
+func (p *Pool) runDial(wt *waiter, lk loginKey, started time.Time) {
 	c, err := p.dial(p.ctx, lk.key, lk.db)
 	var notes []func()
 	var quit []*Conn
@@ -95,7 +95,7 @@ func (p *Pool) runDial(wt *waiter, lk loginKey) {
 	case err != nil:
 		p.open--
 		if !p.closed { // else Close cancelled it
-			notes = p.dialFailedLocked(lk, err)
+			notes = p.dialFailedLocked(lk, err, started)
 		}
 	default:
 		p.held[lk.key]++

@@ -43,15 +43,15 @@ const maxLoginFaults = 64
 // loginFaultTTL: a refusal that nobody dialled for this long after its backoff is forgotten.
 const loginFaultTTL = time.Minute
 
-// dialFailedLocked records a failed dial for lk; it returns the log lines to write once the
-// lock is released.
-func (p *Pool) dialFailedLocked(lk loginKey, err error) []func() {
+// dialFailedLocked records a failed dial for lk, started at started; it returns the log lines
+// to write once the lock is released.
+func (p *Pool) dialFailedLocked(lk loginKey, err error, started time.Time) []func() {
 	why := classify(err)
 	p.stats.DialErrors++
 	p.stats.DialFailures[why]++
 	now := time.Now()
 	if why.login() {
-		return p.loginFailedLocked(lk, err, now)
+		return p.loginFailedLocked(lk, err, now, started)
 	}
 	if why.serverFull() {
 		p.stats.RefusedDials++
@@ -63,6 +63,9 @@ func (p *Pool) dialFailedLocked(lk loginKey, err error) []func() {
 	}
 	o.reason, o.err, o.okSince = why, err, time.Time{}
 	o.failed++
+	if !first && started.Before(o.since) {
+		return nil // dialled alongside the one that began the outage: no news, no longer wait
+	}
 	retry := o.fail(now, why.backoffMax())
 	p.armLocked(o.until)
 	if !first {
@@ -77,7 +80,7 @@ func (p *Pool) dialFailedLocked(lk loginKey, err error) []func() {
 }
 
 // loginFailedLocked records a refused login and fails its waiters that nothing else can serve.
-func (p *Pool) loginFailedLocked(lk loginKey, err error, now time.Time) []func() {
+func (p *Pool) loginFailedLocked(lk loginKey, err error, now, started time.Time) []func() {
 	f := p.logins[lk]
 	first := f == nil
 	if first {
@@ -89,9 +92,12 @@ func (p *Pool) loginFailedLocked(lk loginKey, err error, now time.Time) []func()
 		p.logins[lk] = f
 	}
 	f.err = err
+	failed := p.failWaitersLocked(lk, err)
+	if !first && started.Before(f.since) {
+		return nil // dialled alongside the first refused one
+	}
 	retry := f.fail(now, backoffMaxFull)
 	p.armLocked(f.until) // waiters that an open connection may yet serve get a probe then
-	failed := p.failWaitersLocked(lk, err)
 	if !first {
 		return nil
 	}
