@@ -2,6 +2,8 @@ package admin
 
 import (
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/mysqlmux/mysqlmux/backend"
 )
 
 // metric describes one series family: its Desc and how to read it from a snapshot.
@@ -24,6 +26,7 @@ type collector struct {
 	poolMax, poolOpen, poolInUse, poolIdle, poolWaiting                      metric
 	poolWaitCount, poolWaitSeconds, poolTimeouts, poolDials, poolDialErrors  metric
 	poolClosed, poolClosedIdle, poolClosedExpired, backendUp, backendFailing metric
+	poolDialFailures, poolServerFull, poolWaitMax, backendWait               metric
 }
 
 func newCollector(s *Server) *collector {
@@ -62,6 +65,12 @@ func newCollector(s *Server) *collector {
 		poolClosedExpired: m("pool_closed_expired_total", "Backend connections closed by max_lifetime.", c, b),
 		backendUp:         m("backend_up", "0 when the backend's recent dials all failed and no connection is open, else 1 (as SHOW BACKENDS).", g, b),
 		backendFailing:    m("backend_last_dials_failed", "1 when every dial since the previous look failed.", g, b),
+		poolDialFailures: m("pool_dial_failures_total", "Backend dials that failed, by reason: max_connections (ERROR 1040), "+
+			"max_user_connections (1203, 1226), connect_timeout, unreachable, login_refused, tls, other.", c, b, "reason"),
+		poolServerFull: m("pool_server_full", "1 while the backend refuses connections for lack of room (1040, 1203/1226, "+
+			"connect timeout): the pool serves the queue from the connections it holds and dials one at a time after a backoff.", g, b),
+		poolWaitMax: m("pool_wait_max_seconds", "The longest wait for a backend connection so far.", g, b),
+		backendWait: m("backend_wait_seconds", "Time statements waited for a backend connection (to come back or be opened).", 0, b),
 	}
 }
 
@@ -70,7 +79,8 @@ func (c *collector) all() []metric {
 		c.resets, c.acquireTimeouts, c.backendErrs, c.paused, c.pinnedTotal, c.pinned,
 		c.poolMax, c.poolOpen, c.poolInUse, c.poolIdle, c.poolWaiting, c.poolWaitCount,
 		c.poolWaitSeconds, c.poolTimeouts, c.poolDials, c.poolDialErrors, c.poolClosed,
-		c.poolClosedIdle, c.poolClosedExpired, c.backendUp, c.backendFailing}
+		c.poolClosedIdle, c.poolClosedExpired, c.backendUp, c.backendFailing,
+		c.poolDialFailures, c.poolServerFull, c.poolWaitMax, c.backendWait}
 }
 
 // Describe implements prometheus.Collector.
@@ -119,7 +129,26 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 		put(c.poolClosedExpired, float64(p.ClosedExpired), b)
 		put(c.backendUp, boolFloat(!down), b)
 		put(c.backendFailing, boolFloat(failing), b)
+		for why := range backend.NumDialFailures {
+			put(c.poolDialFailures, float64(p.DialFailures[why]), b, why.String())
+		}
+		put(c.poolServerFull, boolFloat(p.DialState == "server_full"), b)
+		put(c.poolWaitMax, p.WaitMax.Seconds(), b)
+		ch <- waitHistogram(c.backendWait.desc, p)
 	}
+}
+
+// waitHistogram is the pool's wait-time buckets as a Prometheus histogram.
+func waitHistogram(desc *prometheus.Desc, p backend.Stats) prometheus.Metric {
+	buckets := make(map[float64]uint64, backend.NumWaitBuckets-1)
+	var count uint64
+	for i, n := range p.WaitBuckets {
+		count += n
+		if i < backend.NumWaitBuckets-1 {
+			buckets[backend.WaitBucketBound(i).Seconds()] = count
+		}
+	}
+	return prometheus.MustNewConstHistogram(desc, count, p.WaitDuration.Seconds(), buckets, p.Backend)
 }
 
 func boolFloat(b bool) float64 {

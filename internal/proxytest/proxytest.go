@@ -2,10 +2,14 @@
 package proxytest
 
 import (
+	"bytes"
 	"context"
 	"io"
 	"log/slog"
 	"os"
+	"slices"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -31,14 +35,19 @@ func Config(srv *mariadbtest.Server, maxConns int) *config.Config {
 // test log when MYSQLMUX_TEST_LOG=1.
 func Start(tb testing.TB, cfg *config.Config) *proxy.Instance {
 	tb.Helper()
-	if err := cfg.Validate(); err != nil {
-		tb.Fatalf("proxytest: invalid config: %v", err)
-	}
 	var out io.Writer = io.Discard
 	if os.Getenv("MYSQLMUX_TEST_LOG") == "1" {
 		out = os.Stderr
 	}
-	log := slog.New(slog.NewTextHandler(out, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	return StartWithLog(tb, cfg, slog.New(slog.NewTextHandler(out, &slog.HandlerOptions{Level: slog.LevelDebug})))
+}
+
+// StartWithLog is Start with the proxy logging to log (for tests that check what it logs).
+func StartWithLog(tb testing.TB, cfg *config.Config, log *slog.Logger) *proxy.Instance {
+	tb.Helper()
+	if err := cfg.Validate(); err != nil {
+		tb.Fatalf("proxytest: invalid config: %v", err)
+	}
 	in, err := proxy.Start(cfg, log)
 	if err != nil {
 		tb.Fatalf("proxytest: start: %v", err)
@@ -58,4 +67,34 @@ func DSN(addr, user, password, db string) string {
 	c := mysql.NewConfig()
 	c.User, c.Passwd, c.Net, c.Addr, c.DBName = user, password, "tcp", addr, db
 	return c.FormatDSN()
+}
+
+// Log collects what a proxy logs (text format), for tests that check its log lines.
+type Log struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+// Logger returns a logger writing to l, at every level.
+func (l *Log) Logger() *slog.Logger {
+	return slog.New(slog.NewTextHandler(l, &slog.HandlerOptions{Level: slog.LevelDebug}))
+}
+
+func (l *Log) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.Write(p)
+}
+
+// Lines returns the lines logged so far that contain every one of parts.
+func (l *Log) Lines(parts ...string) []string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var out []string
+	for line := range strings.Lines(l.buf.String()) {
+		if !slices.ContainsFunc(parts, func(p string) bool { return !strings.Contains(line, p) }) {
+			out = append(out, strings.TrimSuffix(line, "\n"))
+		}
+	}
+	return out
 }
