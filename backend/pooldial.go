@@ -37,12 +37,14 @@ func (p *Pool) mayDialLocked(w Want, now time.Time) bool {
 	return p.serverMayDialLocked(now) && p.loginMayDialLocked(w, now)
 }
 
-// serverMayDialLocked: during an outage, one dial at a time and none before the backoff ends.
+// serverMayDialLocked: no more dials in flight than connections open, plus one (the pool grows
+// by doubling, so a server with little room refuses a few dials, not a cap's worth at once);
+// during an outage, one dial at a time and none before the backoff ends.
 func (p *Pool) serverMayDialLocked(now time.Time) bool {
 	o := &p.outage
 	switch {
 	case o.since.IsZero():
-		return true
+		return p.dialing <= p.open-p.dialing
 	case p.dialing > 0:
 		return false // its end calls dialLocked
 	case now.Before(o.until):
