@@ -16,6 +16,7 @@ import (
 	"github.com/mysqlmux/mysqlmux/config"
 	"github.com/mysqlmux/mysqlmux/internal/mariadbtest"
 	"github.com/mysqlmux/mysqlmux/internal/proxytest"
+	"github.com/mysqlmux/mysqlmux/internal/testlog"
 )
 
 // A server another application has nearly filled refuses the proxy's dials with ERROR 1040.
@@ -41,7 +42,7 @@ func TestServerFullShownToOperator(t *testing.T) {
 	cfg.Users = []config.UserConfig{{Name: "mux", Password: "muxpw"}}
 	cfg.Pool.AcquireTimeout.Duration = 30 * time.Second
 	cfg.Admin = config.AdminConfig{Listen: "127.0.0.1:0", User: adminUser, Password: adminPassword, HTTPListen: "127.0.0.1:0"}
-	var logs proxytest.Log
+	var logs testlog.Log
 	in := proxytest.StartWithLog(t, cfg, logs.Logger())
 	adm, err := Start(cfg.Admin, in, nil, func() *config.Config { return cfg }, logs.Logger())
 	if err != nil {
@@ -110,7 +111,7 @@ func TestServerFullShownToOperator(t *testing.T) {
 	if h := fams["mysqlmux_backend_wait_seconds"]; h.GetType() != dto.MetricType_HISTOGRAM || h.GetMetric()[0].GetHistogram().GetSampleCount() == 0 {
 		t.Errorf("mysqlmux_backend_wait_seconds: %v", h)
 	}
-	warn := logs.Lines("level=WARN", "backend dial failed")
+	warn := logs.Await(t, "level=WARN", "backend dial failed")
 	if len(warn) != 1 {
 		t.Fatalf("want one warning for the episode, got %d:\n%s", len(warn), strings.Join(logs.Lines(), "\n"))
 	}
@@ -135,7 +136,7 @@ func TestServerFullShownToOperator(t *testing.T) {
 	if v := value(t, f.metrics(t), "mysqlmux_pool_server_full", byBackend); v != 0 {
 		t.Errorf("mysqlmux_pool_server_full = %v after recovery", v)
 	}
-	info := logs.Lines("level=INFO", "accepts connections again", "state_was=server_full")
+	info := logs.Await(t, "level=INFO", "accepts connections again", "state_was=server_full")
 	if len(info) != 1 {
 		t.Fatalf("want one recovery line:\n%s", strings.Join(logs.Lines(), "\n"))
 	}

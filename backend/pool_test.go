@@ -3,6 +3,7 @@ package backend
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"sync"
@@ -64,6 +65,52 @@ func newTestPool(t *testing.T, s Settings) (*Pool, *fakeDialer) {
 }
 
 var app = Want{Key: Key{User: "app"}, DB: "test"}
+
+// poll waits (generously) until cond holds.
+func poll(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+}
+
+// queueWaiters starts one Acquire per want, each queued before the next asks (then queued(i)
+// runs, if set), and returns a function that waits for them all and returns their indexes in the
+// order they were served. Each gives its connection back at once.
+func queueWaiters(t *testing.T, p *Pool, wants []Want, queued func(i int)) (served func() []int) {
+	t.Helper()
+	var order []int
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	before := p.Stats().Waiting
+	for i, w := range wants {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c, err := p.Acquire(context.Background(), w)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			mu.Lock()
+			order = append(order, i)
+			mu.Unlock()
+			p.Release(c)
+		}()
+		poll(t, fmt.Sprintf("waiter %d queued", i), func() bool { return p.Stats().Waiting == before+i+1 })
+		if queued != nil {
+			queued(i)
+		}
+	}
+	return func() []int {
+		wg.Wait()
+		return order
+	}
+}
 
 // settled returns the pool's stats once no dial is in flight (a dial started for a waiter that
 // gave up ends on its own).
@@ -161,33 +208,10 @@ func TestPoolAcquireTimeout(t *testing.T) {
 func TestPoolFIFO(t *testing.T) {
 	p, _ := newTestPool(t, Settings{MaxConns: 1, AcquireTimeout: 5 * time.Second})
 	held, _ := p.Acquire(context.Background(), app)
-	var order []int
-	var mu sync.Mutex
-	var wg sync.WaitGroup
-	for i := 0; i < 5; i++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			c, err := p.Acquire(context.Background(), app)
-			if err != nil {
-				t.Error(err)
-				return
-			}
-			mu.Lock()
-			order = append(order, i)
-			mu.Unlock()
-			p.Release(c)
-		}()
-		for p.Stats().Waiting != i+1 { // queue them in a known order
-			time.Sleep(time.Millisecond)
-		}
-	}
+	served := queueWaiters(t, p, []Want{app, app, app, app, app}, nil)
 	p.Release(held)
-	wg.Wait()
-	for i, v := range order {
-		if v != i {
-			t.Fatalf("served in order %v, want FIFO", order)
-		}
+	if order := fmt.Sprint(served()); order != "[0 1 2 3 4]" {
+		t.Fatalf("served in order %s, want FIFO", order)
 	}
 }
 

@@ -1,11 +1,9 @@
 package backend
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"math"
 	"strings"
 	"sync"
@@ -14,6 +12,8 @@ import (
 	"time"
 
 	"github.com/go-mysql-org/go-mysql/mysql"
+
+	"github.com/mysqlmux/mysqlmux/internal/testlog"
 )
 
 // roomDialer stands for a server that another application has nearly filled: it admits `room`
@@ -71,52 +71,11 @@ func (d *roomDialer) refuseUser(user string, err error) {
 	d.mu.Unlock()
 }
 
-// logBuffer collects a pool's log lines (text format).
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *logBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-// lines returns the lines containing every one of parts.
-func (b *logBuffer) lines(parts ...string) []string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	var out []string
-next:
-	for _, l := range strings.Split(b.buf.String(), "\n") {
-		for _, part := range parts {
-			if !strings.Contains(l, part) {
-				continue next
-			}
-		}
-		out = append(out, l)
-	}
-	return out
-}
-
-func newRoomPool(t *testing.T, d *roomDialer, s Settings) (*Pool, *logBuffer) {
-	logs := &logBuffer{}
-	p := NewPool("test:3306", d.dial, s, slog.New(slog.NewTextHandler(logs, nil)))
+func newRoomPool(t *testing.T, d *roomDialer, s Settings) (*Pool, *testlog.Log) {
+	logs := &testlog.Log{}
+	p := NewPool("test:3306", d.dial, s, logs.Logger())
 	t.Cleanup(p.Close)
 	return p, logs
-}
-
-// poll waits (generously) until cond holds.
-func poll(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(2 * time.Millisecond)
-	}
 }
 
 // maxRefusals bounds the refused dials of a pool over elapsed: the dials started before the first
@@ -208,10 +167,10 @@ func TestPoolServerFullServesWaitersFairly(t *testing.T) {
 	if st.DialState != "server_full" || st.DialStateSince.Before(start) || !strings.Contains(st.LastDialError, "Too many connections") {
 		t.Errorf("dial state %q since %v (%q), want server_full since the run began", st.DialState, st.DialStateSince, st.LastDialError)
 	}
-	if w := logs.lines("level=WARN", "state=server_full"); len(w) != 1 ||
+	if w := logs.Await(t, "level=WARN", "state=server_full"); len(w) != 1 ||
 		!strings.Contains(w[0], "backend=test:3306") || !strings.Contains(w[0], "Too many connections") ||
 		!strings.Contains(w[0], fmt.Sprintf("cap=%d", maxConns)) || !strings.Contains(w[0], "held=") || !strings.Contains(w[0], "waiting=") {
-		t.Errorf("want one warning naming backend, error, held, cap and waiting; log:\n%s", strings.Join(logs.lines(""), "\n"))
+		t.Errorf("want one warning naming backend, error, held, cap and waiting; log:\n%s", strings.Join(logs.Lines(), "\n"))
 	}
 }
 
@@ -224,32 +183,14 @@ func TestPoolFailedDialKeepsPlace(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var order []int
-	var mu sync.Mutex
-	var wg sync.WaitGroup
-	for i := 1; i <= 3; i++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			c, err := p.Acquire(context.Background(), app)
-			if err != nil {
-				t.Error(err)
-				return
-			}
-			mu.Lock()
-			order = append(order, i)
-			mu.Unlock()
-			p.Release(c)
-		}()
-		poll(t, fmt.Sprintf("waiter %d queued", i), func() bool { return p.Stats().Waiting == i })
-		if i == 1 {
+	served := queueWaiters(t, p, []Want{app, app, app}, func(i int) {
+		if i == 0 {
 			poll(t, "the first waiter's dial refused", func() bool { return d.refusedDials() > 0 })
 		}
-	}
+	})
 	p.Release(held)
-	wg.Wait()
-	if fmt.Sprint(order) != "[1 2 3]" {
-		t.Fatalf("served in order %v, want [1 2 3]: the refused waiter lost its place", order)
+	if order := fmt.Sprint(served()); order != "[0 1 2]" {
+		t.Fatalf("served in order %s, want [0 1 2]: the refused waiter lost its place", order)
 	}
 }
 
@@ -308,9 +249,9 @@ func TestPoolGrowsBackWhenServerHasRoom(t *testing.T) {
 	if st := p.Stats(); st.DialState != "ok" || !st.DialStateSince.IsZero() || st.LastDialError != "" {
 		t.Errorf("after growing back: %+v", st)
 	}
-	if w, i := logs.lines("level=WARN"), logs.lines("level=INFO", "accepts connections again"); len(w) != 1 || len(i) != 1 ||
+	if w, i := logs.Await(t, "level=WARN"), logs.Await(t, "level=INFO", "accepts connections again"); len(w) != 1 || len(i) != 1 ||
 		!strings.Contains(i[0], "state_was=server_full") || !strings.Contains(i[0], fmt.Sprintf("held=%d", maxConns)) {
-		t.Errorf("want one warning and one recovery line; log:\n%s", strings.Join(logs.lines(""), "\n"))
+		t.Errorf("want one warning and one recovery line; log:\n%s", strings.Join(logs.Lines(), "\n"))
 	}
 }
 
@@ -371,9 +312,9 @@ func TestPoolLoginRefusedFailsWaiters(t *testing.T) {
 		}
 		return err == nil
 	})
-	if w, i := logs.lines("level=WARN", "refused the login"), logs.lines("level=INFO", "accepts the login again", "user=app"); len(w) != 1 || len(i) != 1 ||
+	if w, i := logs.Await(t, "level=WARN", "refused the login"), logs.Await(t, "level=INFO", "accepts the login again", "user=app"); len(w) != 1 || len(i) != 1 ||
 		!strings.Contains(w[0], "user=app") || !strings.Contains(w[0], "Access denied") {
-		t.Errorf("want one warning and one recovery line for the login; log:\n%s", strings.Join(logs.lines(""), "\n"))
+		t.Errorf("want one warning and one recovery line for the login; log:\n%s", strings.Join(logs.Lines(), "\n"))
 	}
 	if st := p.Stats(); st.DialState != "ok" {
 		t.Errorf("dial state after the login works again: %q", st.DialState)
@@ -416,29 +357,10 @@ func TestPoolServesOldestWaiterOfAnotherUser(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var order []string
-	var mu sync.Mutex
-	var wg sync.WaitGroup
-	for i, w := range []Want{app, other} {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			c, err := p.Acquire(context.Background(), w)
-			if err != nil {
-				t.Error(err)
-				return
-			}
-			mu.Lock()
-			order = append(order, c.Key.User)
-			mu.Unlock()
-			p.Release(c)
-		}()
-		poll(t, "queued", func() bool { return p.Stats().Waiting == i+1 })
-	}
+	served := queueWaiters(t, p, []Want{app, other}, nil)
 	p.Release(held)
-	wg.Wait()
-	if fmt.Sprint(order) != "[app other]" {
-		t.Fatalf("served %v, want [app other]", order)
+	if order := fmt.Sprint(served()); order != "[0 1]" {
+		t.Fatalf("served in order %s, want [0 1] (app, then other)", order)
 	}
 	if st := settled(t, p); st.Open != 1 {
 		t.Fatalf("open %d above the cap 1", st.Open)

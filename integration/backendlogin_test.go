@@ -10,6 +10,7 @@ import (
 	"github.com/mysqlmux/mysqlmux/config"
 	"github.com/mysqlmux/mysqlmux/internal/mariadbtest"
 	"github.com/mysqlmux/mysqlmux/internal/proxytest"
+	"github.com/mysqlmux/mysqlmux/internal/testlog"
 )
 
 // A backend password changed on the server while the proxy's configuration keeps the old one:
@@ -34,7 +35,7 @@ func TestBackendPasswordChanged(t *testing.T) {
 	cfg.Users = append(cfg.Users, config.UserConfig{Name: user, Password: "before"})
 	cfg.Pool.AcquireTimeout.Duration = acquire
 	cfg.Pool.IdleTimeout.Duration = time.Second // the pool empties soon after the password changes
-	var logs proxytest.Log
+	var logs testlog.Log
 	in := proxytest.StartWithLog(t, cfg, logs.Logger())
 	pool := in.Router().Pools()[0]
 	p := openPool(t, proxytest.DSN(in.Addr(), user, "before", "test"))
@@ -79,7 +80,7 @@ func TestBackendPasswordChanged(t *testing.T) {
 	if st.DialState != "login_refused" || !strings.Contains(st.LastDialError, "Access denied") {
 		t.Errorf("dial state %q, last error %q", st.DialState, st.LastDialError)
 	}
-	warn := logs.Lines("level=WARN", "refused the login")
+	warn := logs.Await(t, "level=WARN", "refused the login")
 	if len(warn) != 1 || !strings.Contains(warn[0], "user="+user) || !strings.Contains(warn[0], "1045") {
 		t.Errorf("want one warning naming the user and the error:\n%s", strings.Join(logs.Lines("level=WARN"), "\n"))
 	}
@@ -91,7 +92,7 @@ func TestBackendPasswordChanged(t *testing.T) {
 	for _, c := range conns {
 		mustWork(t, "after the password was restored", c)
 	}
-	if info := logs.Lines("level=INFO", "accepts the login again", "user="+user); len(info) != 1 {
+	if info := logs.Await(t, "level=INFO", "accepts the login again", "user="+user); len(info) != 1 {
 		t.Errorf("want one recovery line:\n%s", strings.Join(logs.Lines("backend"), "\n"))
 	}
 }

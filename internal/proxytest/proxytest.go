@@ -2,14 +2,10 @@
 package proxytest
 
 import (
-	"bytes"
 	"context"
 	"io"
 	"log/slog"
 	"os"
-	"slices"
-	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -67,34 +63,4 @@ func DSN(addr, user, password, db string) string {
 	c := mysql.NewConfig()
 	c.User, c.Passwd, c.Net, c.Addr, c.DBName = user, password, "tcp", addr, db
 	return c.FormatDSN()
-}
-
-// Log collects what a proxy logs (text format), for tests that check its log lines.
-type Log struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-// Logger returns a logger writing to l, at every level.
-func (l *Log) Logger() *slog.Logger {
-	return slog.New(slog.NewTextHandler(l, &slog.HandlerOptions{Level: slog.LevelDebug}))
-}
-
-func (l *Log) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.Write(p)
-}
-
-// Lines returns the lines logged so far that contain every one of parts.
-func (l *Log) Lines(parts ...string) []string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	var out []string
-	for line := range strings.Lines(l.buf.String()) {
-		if !slices.ContainsFunc(parts, func(p string) bool { return !strings.Contains(line, p) }) {
-			out = append(out, strings.TrimSuffix(line, "\n"))
-		}
-	}
-	return out
 }
