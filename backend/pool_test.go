@@ -66,69 +66,6 @@ func newTestPool(t *testing.T, s Settings) (*Pool, *fakeDialer) {
 
 var app = Want{Key: Key{User: "app"}, DB: "test"}
 
-// poll waits (generously) until cond holds.
-func poll(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(2 * time.Millisecond)
-	}
-}
-
-// queueWaiters starts one Acquire per want, each queued before the next asks (then queued(i)
-// runs, if set), and returns a function that waits for them all and returns their indexes in the
-// order they were served. Each gives its connection back at once.
-func queueWaiters(t *testing.T, p *Pool, wants []Want, queued func(i int)) (served func() []int) {
-	t.Helper()
-	var order []int
-	var mu sync.Mutex
-	var wg sync.WaitGroup
-	before := p.Stats().Waiting
-	for i, w := range wants {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			c, err := p.Acquire(context.Background(), w)
-			if err != nil {
-				t.Error(err)
-				return
-			}
-			mu.Lock()
-			order = append(order, i)
-			mu.Unlock()
-			p.Release(c)
-		}()
-		poll(t, fmt.Sprintf("waiter %d queued", i), func() bool { return p.Stats().Waiting == before+i+1 })
-		if queued != nil {
-			queued(i)
-		}
-	}
-	return func() []int {
-		wg.Wait()
-		return order
-	}
-}
-
-// settled returns the pool's stats once no dial is in flight (a dial started for a waiter that
-// gave up ends on its own).
-func settled(t *testing.T, p *Pool) Stats {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		st := p.Stats()
-		if st.Dialing == 0 {
-			return st
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("dials still in flight after 10 s: %+v", st)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
-
 func TestPoolCapHoldsUnderContention(t *testing.T) {
 	p, f := newTestPool(t, Settings{MaxConns: 3, AcquireTimeout: 5 * time.Second})
 	f.delay = time.Millisecond

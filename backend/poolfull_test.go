@@ -12,71 +12,7 @@ import (
 	"time"
 
 	"github.com/go-mysql-org/go-mysql/mysql"
-
-	"github.com/mysqlmux/mysqlmux/internal/testlog"
 )
-
-// roomDialer stands for a server that another application has nearly filled: it admits `room`
-// more connections, then answers every dial with refusal (ERROR 1040 unless set otherwise).
-type roomDialer struct {
-	*fakeDialer
-	mu      sync.Mutex
-	room    int
-	refusal error
-	refused int
-	users   map[string]error // per-user login errors, checked first
-}
-
-func newRoomDialer(t *testing.T, room int) *roomDialer {
-	return &roomDialer{fakeDialer: &fakeDialer{addr: sink(t)}, room: room,
-		refusal: fmt.Errorf("backend test: %w", &mysql.MyError{Code: mysql.ER_CON_COUNT_ERROR, Message: "Too many connections"})}
-}
-
-func (d *roomDialer) dial(ctx context.Context, key Key, db string) (*Conn, error) {
-	d.mu.Lock()
-	if err := d.users[key.User]; err != nil {
-		d.mu.Unlock()
-		d.fakeDialer.dials.Add(1)
-		return nil, err
-	}
-	if d.room <= 0 {
-		d.refused++
-		d.mu.Unlock()
-		d.fakeDialer.dials.Add(1)
-		return nil, d.refusal
-	}
-	d.room--
-	d.mu.Unlock()
-	return d.fakeDialer.dial(ctx, key, db)
-}
-
-func (d *roomDialer) addRoom(n int) {
-	d.mu.Lock()
-	d.room += n
-	d.mu.Unlock()
-}
-
-func (d *roomDialer) refusedDials() int {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	return d.refused
-}
-
-func (d *roomDialer) refuseUser(user string, err error) {
-	d.mu.Lock()
-	if d.users == nil {
-		d.users = make(map[string]error)
-	}
-	d.users[user] = err
-	d.mu.Unlock()
-}
-
-func newRoomPool(t *testing.T, d *roomDialer, s Settings) (*Pool, *testlog.Log) {
-	logs := &testlog.Log{}
-	p := NewPool("test:3306", d.dial, s, logs.Logger())
-	t.Cleanup(p.Close)
-	return p, logs
-}
 
 // maxRefusals bounds the refused dials of a pool over elapsed: the dials started before the first
 // refusal (at most the cap), then one per backoff, each at least half of 50 ms doubling.
