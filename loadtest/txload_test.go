@@ -27,8 +27,10 @@ type txLoad struct {
 	failed  atomic.Int64
 	first   atomic.Value // the first error, as text
 
-	mu    sync.Mutex
-	waits []time.Duration // of every BEGIN
+	mu     sync.Mutex
+	waits  []time.Duration // of every BEGIN
+	holds  time.Duration   // the time from BEGIN answered to COMMIT answered, summed
+	counts []int           // transactions per client
 
 	done sync.WaitGroup
 	pool *sql.DB
@@ -71,19 +73,22 @@ func runTxLoad(ctx context.Context, t *testing.T, addr, user, password string, n
 				<-begin
 			}
 			var waits []time.Duration
+			var holds time.Duration
 			for seq := 0; ctx.Err() == nil; seq++ {
-				wait, err := transaction(conn, i, seq, table)
+				wait, hold, err := transaction(conn, i, seq, table)
 				if err != nil {
 					if ctx.Err() == nil {
 						l.fail(err)
 					}
 					break
 				}
-				waits = append(waits, wait)
+				waits, holds = append(waits, wait), holds+hold
 				l.commits.Add(1)
 			}
 			l.mu.Lock()
 			l.waits = append(l.waits, waits...)
+			l.holds += holds
+			l.counts = append(l.counts, len(waits))
 			l.mu.Unlock()
 		}()
 	}
@@ -98,31 +103,32 @@ func (l *txLoad) wait() {
 	l.pool.Close()
 }
 
-// transaction runs one transaction and returns how long its BEGIN waited. It uses no context:
-// the load stops between transactions, never in the middle of one.
-func transaction(conn *sql.Conn, client, seq int, table string) (time.Duration, error) {
+// transaction runs one transaction and returns how long its BEGIN waited and how long it held
+// the connection after. It uses no context: the load stops between transactions, never in the
+// middle of one.
+func transaction(conn *sql.Conn, client, seq int, table string) (wait, hold time.Duration, err error) {
 	ctx := context.Background()
 	start := time.Now()
 	if _, err := conn.ExecContext(ctx, "BEGIN"); err != nil {
-		return 0, fmt.Errorf("BEGIN: %w", err)
+		return 0, 0, fmt.Errorf("BEGIN: %w", err)
 	}
-	wait := time.Since(start)
+	begun := time.Now()
 	var one int
 	if err := conn.QueryRowContext(ctx, "SELECT 1").Scan(&one); err != nil {
-		return 0, fmt.Errorf("SELECT 1: %w", err)
+		return 0, 0, fmt.Errorf("SELECT 1: %w", err)
 	}
 	if table != "" {
 		if _, err := conn.ExecContext(ctx, "INSERT INTO "+table+" (client, seq) VALUES (?, ?)", client, seq); err != nil {
-			return 0, fmt.Errorf("INSERT: %w", err)
+			return 0, 0, fmt.Errorf("INSERT: %w", err)
 		}
 	}
 	if _, err := conn.ExecContext(ctx, "DO SLEEP(0.05)"); err != nil {
-		return 0, fmt.Errorf("DO SLEEP: %w", err)
+		return 0, 0, fmt.Errorf("DO SLEEP: %w", err)
 	}
 	if _, err := conn.ExecContext(ctx, "COMMIT"); err != nil {
-		return 0, fmt.Errorf("COMMIT: %w", err)
+		return 0, 0, fmt.Errorf("COMMIT: %w", err)
 	}
-	return wait, nil
+	return begun.Sub(start), time.Since(begun), nil
 }
 
 func (l *txLoad) fail(err error) {
@@ -139,6 +145,27 @@ func (l *txLoad) quantile(q float64) time.Duration {
 	}
 	slices.Sort(l.waits)
 	return l.waits[min(int(q*float64(len(l.waits))), len(l.waits)-1)]
+}
+
+// meanHold is the mean time a transaction held its connection after BEGIN (call after wait).
+func (l *txLoad) meanHold() time.Duration {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if len(l.waits) == 0 {
+		return 0
+	}
+	return l.holds / time.Duration(len(l.waits))
+}
+
+// spread is the difference between the most and the fewest transactions a client ran (call
+// after wait): served in turn, looping clients all run about as many.
+func (l *txLoad) spread() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if len(l.counts) == 0 {
+		return 0
+	}
+	return slices.Max(l.counts) - slices.Min(l.counts)
 }
 
 // console is the proxy's admin console.
