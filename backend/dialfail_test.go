@@ -1,0 +1,115 @@
+package backend
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/go-mysql-org/go-mysql/mysql"
+)
+
+// Each failure is classified from the error the Dialer returns, including errors go-mysql
+// reports only as text (a timed-out read, a connection closed during the handshake).
+func TestClassifyDialFailures(t *testing.T) {
+	myErr := func(code uint16) error {
+		return fmt.Errorf("backend x: handleAuthResult: %w", &mysql.MyError{Code: code, Message: "m"})
+	}
+	for _, tc := range []struct {
+		err  error
+		want DialFailure
+	}{
+		{myErr(mysql.ER_CON_COUNT_ERROR), FailMaxConnections},
+		{myErr(mysql.ER_TOO_MANY_USER_CONNECTIONS), FailUserConnections},
+		{myErr(mysql.ER_USER_LIMIT_REACHED), FailUserConnections},
+		{myErr(mysql.ER_ACCESS_DENIED_ERROR), FailLoginRefused},
+		{myErr(mysql.ER_BAD_DB_ERROR), FailLoginRefused},
+		{myErr(mysql.ER_SERVER_SHUTDOWN), FailUnreachable},
+		{fmt.Errorf("%w %q", ErrUnknownUser, "u"), FailLoginRefused},
+		{&TLSError{Addr: "x", Err: errors.New("bad certificate")}, FailTLS},
+		{errors.New("something else"), FailOther},
+	} {
+		if got := classify(tc.err); got != tc.want {
+			t.Errorf("classify(%v) = %v, want %v", tc.err, got, tc.want)
+		}
+	}
+
+	d := &Dialer{Password: func(string) (string, bool) { return "x", true },
+		Timeout: func() time.Duration { return 200 * time.Millisecond }}
+	listen := func(serve func(net.Conn)) string {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { ln.Close() })
+		go func() {
+			for {
+				c, err := ln.Accept()
+				if err != nil {
+					return
+				}
+				serve(c)
+			}
+		}()
+		return ln.Addr().String()
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	refused := ln.Addr().String()
+	ln.Close()
+	silent := listen(func(c net.Conn) {
+		go func() { _, _ = io.Copy(io.Discard, c); c.Close() }()
+	})
+	hangUp := listen(func(c net.Conn) { c.Close() })
+	for _, tc := range []struct {
+		what, addr string
+		want       DialFailure
+	}{
+		{"nothing listening", refused, FailUnreachable},
+		{"a server that never greets", silent, FailConnectTimeout},
+		{"a server that hangs up at once", hangUp, FailUnreachable},
+	} {
+		d.Addr = tc.addr
+		_, err := d.Dial(context.Background(), Key{User: "app"}, "")
+		if got := classify(err); got != tc.want {
+			t.Errorf("%s: %v classified %v, want %v", tc.what, err, got, tc.want)
+		}
+	}
+}
+
+// An outage ends once dials have succeeded for a while without a refusal, even if the pool
+// never needs its cap again; the end is logged.
+func TestPoolOutageEndsAfterQuietDials(t *testing.T) {
+	d := newRoomDialer(t, 1)
+	p, logs := newRoomPool(t, d, Settings{MaxConns: 4, AcquireTimeout: 30 * time.Second})
+	held, err := p.Acquire(context.Background(), app)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := make(chan *Conn, 1)
+	go func() {
+		c, err := p.Acquire(context.Background(), app)
+		if err != nil {
+			t.Error(err)
+		}
+		got <- c
+	}()
+	poll(t, "a refused dial", func() bool { return d.refusedDials() > 0 })
+	d.addRoom(1) // the next probe succeeds, and no second connection is needed after it
+	second := <-got
+	p.Release(second)
+	p.Release(held)
+	if st := p.Stats(); st.DialState != "server_full" {
+		t.Fatalf("right after the successful probe: %+v", st)
+	}
+	info := logs.Await(t, "level=INFO", "accepts connections again")
+	if st := p.Stats(); st.DialState != "ok" || !strings.Contains(info[0], "held=2") || !strings.Contains(info[0], "cap=4") {
+		t.Fatalf("after the quiet period: %+v; %s", st, info[0])
+	}
+}
