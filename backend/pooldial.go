@@ -12,7 +12,7 @@ import "time"
 // server allow. At the cap, an idle connection no waiter can use (another user's) is closed to
 // make room; those are returned, to quit outside the lock.
 func (p *Pool) dialLocked() (victims []*Conn) {
-	if p.closed {
+	if p.closed || p.waiters.Len() == 0 {
 		return nil
 	}
 	now := time.Now()
