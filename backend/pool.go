@@ -152,6 +152,19 @@ func (p *Pool) Addr() string { return p.addr }
 // Acquire returns a connection for w, waiting up to the acquire timeout. The connection's default
 // database and character set may still differ from what the session needs.
 func (p *Pool) Acquire(ctx context.Context, w Want) (*Conn, error) {
+	// Fast path: an idle connection that fits.
+	p.mu.Lock()
+	if i := p.matchIdleLocked(w); i >= 0 && !p.closed {
+		c := p.popIdleLocked(i)
+		p.inUse++
+		p.mu.Unlock()
+		if p.usable(c) {
+			return c, nil
+		}
+		p.Discard(c) // the server closed it while idle (restart, wait_timeout)
+	} else {
+		p.mu.Unlock()
+	}
 	var deadline time.Time // set when it first has to wait: no timer on the fast path
 	requeue := false
 	for {
@@ -287,13 +300,20 @@ func (p *Pool) Release(c *Conn) {
 	p.mu.Lock()
 	p.inUse--
 	var quit []*Conn
-	if p.closed || p.open > p.set.MaxConns || (p.set.MaxLifetime > 0 && c.Age() > p.set.MaxLifetime) {
+	switch {
+	case p.closed || p.open > p.set.MaxConns || (p.set.MaxLifetime > 0 && c.Age() > p.set.MaxLifetime):
 		if !p.closed && p.open <= p.set.MaxConns {
 			p.stats.ClosedExpired++
 		}
 		quit = append(quit, p.dropLocked(c))
-	} else if q := p.putLocked(c); q != nil {
-		quit = append(quit, q)
+	case p.waiters.Len() == 0: // nobody waits: the fast path
+		p.idle = append(p.idle, c)
+		p.mu.Unlock()
+		return
+	default:
+		if q := p.putLocked(c); q != nil {
+			quit = append(quit, q)
+		}
 	}
 	quit = append(quit, p.dialLocked()...)
 	p.mu.Unlock()
