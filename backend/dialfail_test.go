@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"strings"
 	"testing"
@@ -40,40 +39,29 @@ func TestClassifyDialFailures(t *testing.T) {
 
 	d := &Dialer{Password: func(string) (string, bool) { return "x", true },
 		Timeout: func() time.Duration { return 200 * time.Millisecond }}
-	listen := func(serve func(net.Conn)) string {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { ln.Close() })
-		go func() {
-			for {
-				c, err := ln.Accept()
-				if err != nil {
-					return
-				}
-				serve(c)
-			}
-		}()
-		return ln.Addr().String()
-	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	refused := ln.Addr().String()
 	ln.Close()
-	silent := listen(func(c net.Conn) {
-		go func() { _, _ = io.Copy(io.Discard, c); c.Close() }()
-	})
-	hangUp := listen(func(c net.Conn) { c.Close() })
+	hangUp, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer hangUp.Close()
+	go func() {
+		for c, err := hangUp.Accept(); err == nil; c, err = hangUp.Accept() {
+			c.Close()
+		}
+	}()
 	for _, tc := range []struct {
 		what, addr string
 		want       DialFailure
 	}{
 		{"nothing listening", refused, FailUnreachable},
-		{"a server that never greets", silent, FailConnectTimeout},
-		{"a server that hangs up at once", hangUp, FailUnreachable},
+		{"a server that never greets", sink(t), FailConnectTimeout},
+		{"a server that hangs up at once", hangUp.Addr().String(), FailUnreachable},
 	} {
 		d.Addr = tc.addr
 		_, err := d.Dial(context.Background(), Key{User: "app"}, "")
@@ -88,22 +76,15 @@ func TestClassifyDialFailures(t *testing.T) {
 func TestPoolOutageEndsAfterQuietDials(t *testing.T) {
 	d := newRoomDialer(t, 1)
 	p, logs := newRoomPool(t, d, Settings{MaxConns: 4, AcquireTimeout: 30 * time.Second})
-	held, err := p.Acquire(context.Background(), app)
-	if err != nil {
-		t.Fatal(err)
-	}
-	got := make(chan *Conn, 1)
-	go func() {
-		c, err := p.Acquire(context.Background(), app)
-		if err != nil {
-			t.Error(err)
-		}
-		got <- c
-	}()
+	held := hold(t, p, app)
+	waiter := acquireLater(p, app)
 	poll(t, "a refused dial", func() bool { return d.refusedDials() > 0 })
 	d.addRoom(1) // the next probe succeeds, and no second connection is needed after it
-	second := <-got
-	p.Release(second)
+	second := <-waiter
+	if second.err != nil {
+		t.Fatal(second.err)
+	}
+	p.Release(second.conn)
 	p.Release(held)
 	if st := p.Stats(); st.DialState != "server_full" {
 		t.Fatalf("right after the successful probe: %+v", st)

@@ -115,10 +115,7 @@ func TestPoolServerFullServesWaitersFairly(t *testing.T) {
 func TestPoolFailedDialKeepsPlace(t *testing.T) {
 	d := newRoomDialer(t, 1)
 	p, _ := newRoomPool(t, d, Settings{MaxConns: 3, AcquireTimeout: 30 * time.Second})
-	held, err := p.Acquire(context.Background(), app)
-	if err != nil {
-		t.Fatal(err)
-	}
+	held := hold(t, p, app)
 	served := queueWaiters(t, p, []Want{app, app, app}, func(i int) {
 		if i == 0 {
 			poll(t, "the first waiter's dial refused", func() bool { return d.refusedDials() > 0 })
@@ -202,19 +199,16 @@ func TestPoolLoginRefusedFailsWaiters(t *testing.T) {
 	d := newRoomDialer(t, 100)
 	d.refuseUser("app", errAccessDenied)
 	p, logs := newRoomPool(t, d, Settings{MaxConns: 4, AcquireTimeout: 30 * time.Second})
-	errs := make(chan error, 6)
-	for i := 0; i < 6; i++ {
-		go func() {
-			_, err := p.Acquire(context.Background(), app)
-			errs <- err
-		}()
+	var waits []<-chan acquired
+	for range 6 {
+		waits = append(waits, acquireLater(p, app))
 	}
-	for i := 0; i < 6; i++ {
+	for i, ch := range waits {
 		select {
-		case err := <-errs:
+		case got := <-ch:
 			var me *mysql.MyError
-			if !errors.As(err, &me) || me.Code != mysql.ER_ACCESS_DENIED_ERROR {
-				t.Fatalf("waiter %d got %v, want the server's ERROR 1045", i, err)
+			if !errors.As(got.err, &me) || me.Code != mysql.ER_ACCESS_DENIED_ERROR {
+				t.Fatalf("waiter %d got %v, want the server's ERROR 1045", i, got.err)
 			}
 		case <-time.After(20 * time.Second):
 			t.Fatal("waiters still waiting 20 s after the login was refused (acquire timeout 30 s)")
@@ -262,24 +256,16 @@ func TestPoolLoginRefusedFailsWaiters(t *testing.T) {
 func TestPoolLoginRefusedWaitsForHeldConnection(t *testing.T) {
 	d := newRoomDialer(t, 100)
 	p, _ := newRoomPool(t, d, Settings{MaxConns: 2, AcquireTimeout: 30 * time.Second})
-	held, err := p.Acquire(context.Background(), app)
-	if err != nil {
-		t.Fatal(err)
-	}
+	held := hold(t, p, app)
 	d.refuseUser("app", errAccessDenied)
-	got := make(chan error, 1)
-	go func() {
-		c, err := p.Acquire(context.Background(), app)
-		if err == nil {
-			p.Release(c)
-		}
-		got <- err
-	}()
+	waiter := acquireLater(p, app)
 	poll(t, "the refused dial", func() bool { return p.Stats().DialFailures[FailLoginRefused] > 0 })
 	p.Release(held)
-	if err := <-got; err != nil {
-		t.Fatalf("the waiter got %v; the connection given back should have served it", err)
+	got := <-waiter
+	if got.err != nil {
+		t.Fatalf("the waiter got %v; the connection given back should have served it", got.err)
 	}
+	p.Release(got.conn)
 }
 
 // Strict FIFO across users: the oldest waiter needs another user's connection and the cap is
@@ -289,10 +275,7 @@ func TestPoolServesOldestWaiterOfAnotherUser(t *testing.T) {
 	d := newRoomDialer(t, 100)
 	p, _ := newRoomPool(t, d, Settings{MaxConns: 1, AcquireTimeout: 30 * time.Second})
 	other := Want{Key: Key{User: "other"}, DB: "test"}
-	held, err := p.Acquire(context.Background(), other)
-	if err != nil {
-		t.Fatal(err)
-	}
+	held := hold(t, p, other)
 	served := queueWaiters(t, p, []Want{app, other}, nil)
 	p.Release(held)
 	if order := fmt.Sprint(served()); order != "[0 1]" {
@@ -307,21 +290,14 @@ func TestPoolServesOldestWaiterOfAnotherUser(t *testing.T) {
 func TestPoolCloseEndsWaits(t *testing.T) {
 	d := newRoomDialer(t, 1)
 	p, _ := newRoomPool(t, d, Settings{MaxConns: 2, AcquireTimeout: 30 * time.Second})
-	held, err := p.Acquire(context.Background(), app)
-	if err != nil {
-		t.Fatal(err)
-	}
-	got := make(chan error, 1)
-	go func() {
-		_, err := p.Acquire(context.Background(), app)
-		got <- err
-	}()
+	held := hold(t, p, app)
+	waiter := acquireLater(p, app)
 	poll(t, "queued", func() bool { return p.Stats().Waiting == 1 })
 	p.Close()
 	select {
-	case err := <-got:
-		if !errors.Is(err, ErrPoolClosed) {
-			t.Fatalf("got %v, want ErrPoolClosed", err)
+	case got := <-waiter:
+		if !errors.Is(got.err, ErrPoolClosed) {
+			t.Fatalf("got %v, want ErrPoolClosed", got.err)
 		}
 	case <-time.After(10 * time.Second):
 		t.Fatal("Close left a waiter waiting")

@@ -138,3 +138,29 @@ func newRoomPool(t *testing.T, d *roomDialer, s Settings) (*Pool, *testlog.Log) 
 	t.Cleanup(p.Close)
 	return p, logs
 }
+
+// hold acquires a connection for w or fails the test.
+func hold(t *testing.T, p *Pool, w Want) *Conn {
+	t.Helper()
+	c, err := p.Acquire(context.Background(), w)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// acquired is the outcome of an Acquire started by acquireLater.
+type acquired struct {
+	conn *Conn
+	err  error
+}
+
+// acquireLater starts an Acquire for w and returns where its outcome arrives.
+func acquireLater(p *Pool, w Want) <-chan acquired {
+	ch := make(chan acquired, 1)
+	go func() {
+		c, err := p.Acquire(context.Background(), w)
+		ch <- acquired{c, err}
+	}()
+	return ch
+}
