@@ -94,3 +94,22 @@ func TestPoolOutageEndsAfterQuietDials(t *testing.T) {
 		t.Fatalf("after the quiet period: %+v; %s", st, info[0])
 	}
 }
+
+// A dial that does not finish within the connect timeout is given up by the pool (the
+// statement waiting is not tied to it any more) and counted as the server being too busy.
+func TestPoolBoundsDials(t *testing.T) {
+	hang := func(ctx context.Context, key Key, db string) (*Conn, error) {
+		<-ctx.Done()
+		return nil, fmt.Errorf("backend test: %w", ctx.Err())
+	}
+	p := NewPool("test:3306", hang, Settings{MaxConns: 2, AcquireTimeout: time.Second, ConnectTimeout: 50 * time.Millisecond}, nil)
+	defer p.Close()
+	_, err := p.Acquire(context.Background(), app)
+	var te *AcquireTimeoutError
+	if !errors.As(err, &te) || !errors.Is(te.LastErr, context.DeadlineExceeded) {
+		t.Fatalf("got %v, want a timeout naming the connect timeout", err)
+	}
+	if st := settled(t, p); st.DialFailures[FailConnectTimeout] == 0 || st.RefusedDials == 0 || st.DialState != "server_full" {
+		t.Fatalf("stats after dials that timed out: %+v", st)
+	}
+}

@@ -17,6 +17,7 @@ type Settings struct {
 	AcquireTimeout time.Duration // how long Acquire waits for a connection
 	IdleTimeout    time.Duration // close connections idle this long; 0 = never
 	MaxLifetime    time.Duration // close connections older than this once idle; 0 = never
+	ConnectTimeout time.Duration // bound on one dial (the DialFunc's work); 0 = none
 }
 
 // AcquireTimeoutError is returned when no connection could be had within the acquire timeout.

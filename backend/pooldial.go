@@ -1,6 +1,9 @@
 package backend
 
-import "time"
+import (
+	"context"
+	"time"
+)
 
 // Dialling on behalf of the queue. A dial starts for the oldest waiter that no dial serves yet;
 // its connection goes to the oldest waiter it can serve once it is ready (a connection given
@@ -78,12 +81,18 @@ func (p *Pool) startDialLocked(wt *waiter) {
 	if f := p.logins[lk]; f != nil {
 		f.probing = true
 	}
-	go p.runDial(wt, lk, time.Now())
+	go p.runDial(wt, lk, time.Now(), p.set.ConnectTimeout)
 }
 
-// runDial dials, then hands the connection to the queue or records the failure.
-func (p *Pool) runDial(wt *waiter, lk loginKey, started time.Time) {
-	c, err := p.dial(p.ctx, lk.key, lk.db)
+// runDial dials (within timeout, if set), then hands the connection to the queue or records
+// the failure.
+func (p *Pool) runDial(wt *waiter, lk loginKey, started time.Time, timeout time.Duration) {
+	ctx, cancel := p.ctx, context.CancelFunc(func() {})
+	if timeout > 0 {
+		ctx, cancel = context.WithTimeout(p.ctx, timeout)
+	}
+	c, err := p.dial(ctx, lk.key, lk.db)
+	cancel()
 	var notes []func()
 	var quit []*Conn
 	p.mu.Lock()

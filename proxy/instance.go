@@ -125,6 +125,7 @@ func poolSettings(cfg *config.Config, b config.BackendConfig) backend.Settings {
 		AcquireTimeout: cfg.Pool.AcquireTimeout.Duration,
 		IdleTimeout:    cfg.Pool.IdleTimeout.Duration,
 		MaxLifetime:    cfg.Pool.MaxLifetime.Duration,
+		ConnectTimeout: cfg.Pool.ConnectTimeout.Duration,
 	}
 }
 
