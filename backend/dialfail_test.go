@@ -113,3 +113,51 @@ func TestPoolBoundsDials(t *testing.T) {
 		t.Fatalf("stats after dials that timed out: %+v", st)
 	}
 }
+
+// Connections dialled together reach max_lifetime together. While the server refuses new ones,
+// the pool retires them one per backoff, each followed by a dial in its place, so it shrinks by
+// at most one connection per refused dial instead of dropping them all at once.
+func TestPoolRetiresOnePerRefusalWhenFull(t *testing.T) {
+	const maxConns = 4
+	d := newRoomDialer(t, maxConns)
+	p, _ := newRoomPool(t, d, Settings{MaxConns: maxConns, AcquireTimeout: 30 * time.Second, MaxLifetime: 300 * time.Millisecond})
+	var held []*Conn
+	for range maxConns {
+		held = append(held, hold(t, p, app))
+	}
+	for _, c := range held {
+		p.Release(c)
+	}
+	ctx, stop := context.WithCancel(context.Background())
+	defer stop()
+	clients := make(chan struct{})
+	for range 8 {
+		go func() {
+			defer func() { clients <- struct{}{} }()
+			for ctx.Err() == nil {
+				c, err := p.Acquire(ctx, app)
+				if err != nil {
+					return
+				}
+				time.Sleep(time.Millisecond)
+				p.Release(c)
+			}
+		}()
+	}
+	// The server is full from now on; the connections expire in 300 ms.
+	deadline := time.Now().Add(time.Second)
+	for time.Now().Before(deadline) {
+		st := p.Stats()
+		if shed, refused := maxConns-(st.Open-st.Dialing), d.refusedDials(); shed > refused+1 {
+			t.Fatalf("the pool closed %d connections after %d refused dials: %+v", shed, refused, st)
+		}
+		time.Sleep(time.Millisecond)
+	}
+	stop()
+	for range 8 {
+		<-clients
+	}
+	if d.refusedDials() == 0 {
+		t.Fatal("no connection reached max_lifetime in a second")
+	}
+}

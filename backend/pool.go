@@ -302,7 +302,7 @@ func (p *Pool) Release(c *Conn) {
 	p.inUse--
 	var quit []*Conn
 	switch {
-	case p.closed || p.open > p.set.MaxConns || (p.set.MaxLifetime > 0 && c.Age() > p.set.MaxLifetime):
+	case p.closed || p.open > p.set.MaxConns || (p.set.MaxLifetime > 0 && c.Age() > p.set.MaxLifetime && p.mayRetireLocked()):
 		if !p.closed && p.open <= p.set.MaxConns {
 			p.stats.ClosedExpired++
 		}

@@ -57,6 +57,22 @@ func (p *Pool) serverMayDialLocked(now time.Time) bool {
 	return true
 }
 
+// mayRetireLocked says whether a connection past max_lifetime may be closed as it comes back,
+// and counts it. Connections dialled together expire together; closing them all at once, if the
+// server then refuses their replacements, would leave the queue almost nothing to be served by.
+// So: one at a time (none while a dial is in flight: the replacement of the previous one has not
+// answered yet), and during an outage one per probe, so the pool sheds at most one connection
+// per refused dial.
+func (p *Pool) mayRetireLocked() bool {
+	o := &p.outage
+	if o.since.IsZero() {
+		return p.dialing == 0
+	}
+	retire := o.retire
+	o.retire = false
+	return retire
+}
+
 // loginMayDialLocked: a refused login is tried again by one dial, after its backoff.
 func (p *Pool) loginMayDialLocked(w Want, now time.Time) bool {
 	f := p.logins[loginKey{w.Key, w.DB}]
@@ -74,6 +90,9 @@ func (p *Pool) loginMayDialLocked(w Want, now time.Time) bool {
 
 // startDialLocked counts a slot for a new connection and dials it for wt's login.
 func (p *Pool) startDialLocked(wt *waiter) {
+	if !p.outage.since.IsZero() {
+		p.outage.retire = true // this dial is a probe
+	}
 	wt.dialing = true
 	p.open++
 	p.dialing++

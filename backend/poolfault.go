@@ -15,6 +15,7 @@ type outage struct {
 	err     error       // of the last failure
 	failed  uint64      // failed dials in this outage
 	okSince time.Time   // first success since the last failure; zero: none
+	retire  bool        // a connection past max_lifetime may close (a probe was started)
 }
 
 // outageQuiet: an outage ends once dials have succeeded for this long without a failure, or at
