@@ -2,6 +2,8 @@ package admin
 
 import (
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/mysqlmux/mysqlmux/backend"
 )
 
 // metric describes one series family: its Desc and how to read it from a snapshot.
@@ -28,6 +30,8 @@ type collector struct {
 	// Histograms (CONTRACT.md, Metrics v1.1) and the digest table's size.
 	stmtDuration, backendWait  *prometheus.Desc
 	digestRows, digestsDropped metric
+	// The dial state (issue 15).
+	poolDialFailures, poolServerFull, poolWaitMax metric
 }
 
 func newCollector(s *Server) *collector {
@@ -72,6 +76,11 @@ func newCollector(s *Server) *collector {
 			"Time statements waited for a backend connection (a dial included), by backend.", []string{b}, nil),
 		digestRows:     m("digest_rows", "Rows in the SHOW DIGESTS table (bounded by [admin].digest_rows).", g),
 		digestsDropped: m("digest_dropped_total", "Statements not counted in SHOW DIGESTS because its queue was full.", c),
+		poolDialFailures: m("pool_dial_failures_total", "Backend dials that failed, by reason: max_connections (ERROR 1040), "+
+			"max_user_connections (1203, 1226), connect_timeout, unreachable, login_refused, tls, other.", c, b, "reason"),
+		poolServerFull: m("pool_server_full", "1 while the backend refuses connections for lack of room (1040, 1203/1226, "+
+			"connect timeout): the pool serves the queue from the connections it holds and dials one at a time after a backoff.", g, b),
+		poolWaitMax: m("pool_wait_max_seconds", "The longest wait for a backend connection so far.", g, b),
 	}
 }
 
@@ -80,7 +89,8 @@ func (c *collector) all() []metric {
 		c.resets, c.acquireTimeouts, c.backendErrs, c.paused, c.pinnedTotal, c.pinned,
 		c.poolMax, c.poolOpen, c.poolInUse, c.poolIdle, c.poolWaiting, c.poolWaitCount,
 		c.poolWaitSeconds, c.poolTimeouts, c.poolDials, c.poolDialErrors, c.poolClosed,
-		c.poolClosedIdle, c.poolClosedExpired, c.backendUp, c.backendFailing}
+		c.poolClosedIdle, c.poolClosedExpired, c.backendUp, c.backendFailing,
+		c.poolDialFailures, c.poolServerFull, c.poolWaitMax}
 }
 
 // Describe implements prometheus.Collector.
@@ -133,6 +143,11 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 		put(c.poolClosedExpired, float64(p.ClosedExpired), b)
 		put(c.backendUp, boolFloat(!down), b)
 		put(c.backendFailing, boolFloat(failing), b)
+		for why := range backend.NumDialFailures {
+			put(c.poolDialFailures, float64(p.DialFailures[why]), b, why.String())
+		}
+		put(c.poolServerFull, boolFloat(p.DialState == "server_full"), b)
+		put(c.poolWaitMax, p.WaitMax.Seconds(), b)
 		ch <- c.s.obs.waitHistogram(b).snapshot().metric(c.backendWait, b)
 	}
 	obs := c.s.obs

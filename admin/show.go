@@ -8,19 +8,30 @@ import (
 
 	"github.com/go-mysql-org/go-mysql/mysql"
 
+	"github.com/mysqlmux/mysqlmux/backend"
 	"github.com/mysqlmux/mysqlmux/proxy"
 )
 
 func (h *handler) showPools(string) (*mysql.Result, error) {
 	names := []string{"backend", "max_connections", "open", "in_use", "idle", "waiting",
-		"wait_count", "wait_time_ms", "timeouts", "dials", "dial_errors", "closed", "closed_idle", "closed_expired"}
+		"wait_count", "wait_time_ms", "timeouts", "dials", "dial_errors", "closed", "closed_idle", "closed_expired",
+		"dialing", "wait_max_ms", "refused_dials", "dial_state", "dial_state_since", "last_dial_error"}
 	var rows [][]any
 	for _, p := range h.s.takeSnapshot().pools {
 		rows = append(rows, []any{p.Backend, int64(p.MaxConns), int64(p.Open), int64(p.InUse), int64(p.Idle),
 			int64(p.Waiting), p.WaitCount, p.WaitDuration.Milliseconds(), p.Timeouts, p.Dials, p.DialErrors,
-			p.Closed, p.ClosedIdle, p.ClosedExpired})
+			p.Closed, p.ClosedIdle, p.ClosedExpired,
+			int64(p.Dialing), p.WaitMax.Milliseconds(), p.RefusedDials, p.DialState, dialStateSince(p), p.LastDialError})
 	}
 	return resultset(names, rows)
+}
+
+// dialStateSince is when the pool's dial failures began, in UTC; "" while dials succeed.
+func dialStateSince(p backend.Stats) string {
+	if p.DialStateSince.IsZero() {
+		return ""
+	}
+	return p.DialStateSince.UTC().Format(time.RFC3339)
 }
 
 func (h *handler) showClients(string) (*mysql.Result, error) {
@@ -37,12 +48,13 @@ func (h *handler) showClients(string) (*mysql.Result, error) {
 }
 
 func (h *handler) showBackends(string) (*mysql.Result, error) {
-	names := []string{"backend", "max_connections", "open", "in_use", "status", "dials", "dial_errors", "last_dials_failed"}
+	names := []string{"backend", "max_connections", "open", "in_use", "status", "dials", "dial_errors", "last_dials_failed",
+		"refused_dials", "dial_state", "dial_state_since", "last_dial_error"}
 	var rows [][]any
 	for _, p := range h.s.takeSnapshot().pools {
 		failing, down := h.s.health.observe(p)
 		rows = append(rows, []any{p.Backend, int64(p.MaxConns), int64(p.Open), int64(p.InUse), status(down),
-			p.Dials, p.DialErrors, yesNo(failing)})
+			p.Dials, p.DialErrors, yesNo(failing), p.RefusedDials, p.DialState, dialStateSince(p), p.LastDialError})
 	}
 	return resultset(names, rows)
 }

@@ -187,6 +187,11 @@ func (d *Dialer) Dial(ctx context.Context, key Key, db string) (*Conn, error) {
 		if isTLSFailure(err) {
 			return nil, &TLSError{Addr: d.Addr, Err: err}
 		}
+		if cause := ended(ctx); cause != nil {
+			// go-mysql reports a read that timed out as text: say it was the deadline, so the
+			// pool can tell a server too busy to answer from one that is down.
+			return nil, fmt.Errorf("backend %s: %w: %w", d.Addr, cause, err)
+		}
 		return nil, fmt.Errorf("backend %s: %w", d.Addr, err)
 	}
 	nc := cc.Conn.Conn
@@ -224,6 +229,18 @@ func (d *Dialer) Dial(ctx context.Context, key Key, db string) (*Conn, error) {
 		}
 	}
 	return c, nil
+}
+
+// ended says why ctx is over, or nil. Its deadline counts from the moment it passes: the socket
+// deadline set from it may fire before the context's own timer does.
+func ended(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if dl, ok := ctx.Deadline(); ok && !time.Now().Before(dl) {
+		return context.DeadlineExceeded
+	}
+	return nil
 }
 
 // Alive reports whether an idle connection is still usable: the server has not closed it and

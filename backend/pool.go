@@ -5,11 +5,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"sync"
 	"sync/atomic"
 	"time"
-
-	"github.com/go-mysql-org/go-mysql/mysql"
 )
 
 // Settings are the limits of one pool; SetSettings changes them on reload.
@@ -18,20 +17,28 @@ type Settings struct {
 	AcquireTimeout time.Duration // how long Acquire waits for a connection
 	IdleTimeout    time.Duration // close connections idle this long; 0 = never
 	MaxLifetime    time.Duration // close connections older than this once idle; 0 = never
+	ConnectTimeout time.Duration // bound on one dial (the DialFunc's work); 0 = none
 }
 
 // AcquireTimeoutError is returned when no connection could be had within the acquire timeout.
 type AcquireTimeoutError struct {
 	Backend string
 	Cap     int
+	Open    int // connections open (or being dialled) when this one gave up
 	Waiting int // clients waiting when this one gave up, itself included
 	Timeout time.Duration
-	LastErr error // the last dial error, when dials were failing
+	LastErr error // why the last dial failed, while dials are failing
 }
 
 func (e *AcquireTimeoutError) Error() string {
-	msg := fmt.Sprintf("no backend connection to %s within %s: all %d in use, %d waiting",
-		e.Backend, e.Timeout, e.Cap, e.Waiting)
+	held := fmt.Sprintf("all %d in use", e.Cap)
+	switch {
+	case e.Open == 0:
+		held = fmt.Sprintf("none open (cap %d)", e.Cap)
+	case e.Open < e.Cap: // the server refused more
+		held = fmt.Sprintf("all %d open in use (cap %d)", e.Open, e.Cap)
+	}
+	msg := fmt.Sprintf("no backend connection to %s within %s: %s, %d waiting", e.Backend, e.Timeout, held, e.Waiting)
 	if e.LastErr != nil {
 		msg += "; last connect error: " + e.LastErr.Error()
 	}
@@ -56,31 +63,49 @@ type Want struct {
 	Abort <-chan struct{}
 }
 
-// grant is what a waiter is handed: a connection, or (conn nil) a slot it must dial into itself.
-type grant struct{ conn *Conn }
-
-type waiter struct {
-	want Want
-	ch   chan grant // buffered 1: the releasing side never blocks
+// grant is what a waiter is handed: a connection, or the error that ends its wait (the server
+// refused its login).
+type grant struct {
+	conn *Conn
+	err  error
 }
 
-// Pool caps the connections to one server and queues statements FIFO when all are busy. Model:
-// database/sql's conn()/putConnDBLocked, with the slot counted from the moment a dial starts.
+type waiter struct {
+	want    Want
+	ch      chan grant // buffered 1: the handing side never blocks
+	dialing bool       // a dial started for this waiter is in flight (guarded by Pool.mu)
+}
+
+// Pool caps the connections to one server and queues statements FIFO when none is free.
+// Model: database/sql's conn()/putConnDBLocked, with a slot counted from the moment a dial
+// starts. Waiters never dial: the pool dials on behalf of the queue (pooldial.go), so a
+// refused dial costs no waiter its place, and a server that refuses connections is probed
+// by one dial after a backoff rather than by every waiter.
 type Pool struct {
 	addr string
 	dial DialFunc
+	log  *slog.Logger
 
 	mu      sync.Mutex
 	set     Settings
-	idle    []*Conn    // most recently used last
-	open    int        // open or being dialled; never above set.MaxConns
-	inUse   int        // lent out, or slots granted and being dialled
-	waiters *list.List // of *waiter, FIFO
+	idle    []*Conn     // most recently used last; none fits a waiter
+	open    int         // open or being dialled; never above set.MaxConns
+	dialing int         // dials in flight (counted in open)
+	inUse   int         // lent out
+	held    map[Key]int // open connections (idle or lent) by key
+	waiters *list.List  // of *waiter, FIFO
 	closed  bool
 	stats   Stats
 
-	stop chan struct{}
-	done chan struct{}
+	outage outage                   // failed dials that say the server is full, slow or down
+	logins map[loginKey]*loginFault // logins the server refused, by key and database
+	timer  *time.Timer              // ends a backoff: runs dialLocked
+	wake   time.Time                // when timer fires; zero: not armed
+
+	ctx    context.Context // ends dials in flight on Close
+	cancel context.CancelFunc
+	stop   chan struct{}
+	done   chan struct{}
 
 	lastDiscard atomic.Int64 // unix nanoseconds of the last Discard; see trusted
 
@@ -106,31 +131,20 @@ func (p *Pool) usable(c *Conn) bool {
 	return c.Alive()
 }
 
-// Stats are the pool's counters, for the admin console and metrics.
-type Stats struct {
-	Backend       string
-	MaxConns      int
-	Open          int
-	InUse         int
-	Idle          int
-	Waiting       int
-	WaitCount     uint64        // acquisitions that had to wait
-	WaitDuration  time.Duration // total time spent waiting
-	Timeouts      uint64        // acquisitions that failed with AcquireTimeoutError
-	Dials         uint64
-	DialErrors    uint64
-	Closed        uint64 // connections closed for any reason
-	ClosedIdle    uint64 // closed by idle_timeout
-	ClosedExpired uint64 // closed by max_lifetime
-}
-
 // DialFunc opens a connection for key with db as its default database.
 type DialFunc func(ctx context.Context, key Key, db string) (*Conn, error)
 
-// NewPool creates the pool for the server at addr and starts its janitor.
-func NewPool(addr string, dial DialFunc, s Settings) *Pool {
-	p := &Pool{addr: addr, dial: dial, set: s, waiters: list.New(),
-		stop: make(chan struct{}), done: make(chan struct{})}
+// NewPool creates the pool for the server at addr and starts its janitor. log receives one
+// warning when dials start failing and one line when they succeed again (nil: no logging).
+func NewPool(addr string, dial DialFunc, s Settings, log *slog.Logger) *Pool {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	p := &Pool{addr: addr, dial: dial, log: log, set: s, waiters: list.New(), held: make(map[Key]int),
+		logins: make(map[loginKey]*loginFault), stop: make(chan struct{}), done: make(chan struct{})}
+	p.ctx, p.cancel = context.WithCancel(context.Background())
+	p.timer = time.AfterFunc(time.Hour, p.onTimer)
+	p.timer.Stop()
 	go p.janitor()
 	return p
 }
@@ -138,21 +152,10 @@ func NewPool(addr string, dial DialFunc, s Settings) *Pool {
 // Addr is the server's address.
 func (p *Pool) Addr() string { return p.addr }
 
-// Stats returns a snapshot of the counters.
-func (p *Pool) Stats() Stats {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	s := p.stats
-	s.Backend, s.MaxConns, s.Open, s.InUse = p.addr, p.set.MaxConns, p.open, p.inUse
-	s.Idle, s.Waiting = len(p.idle), p.waiters.Len()
-	return s
-}
-
 // acquire returns a connection for w, waiting up to the acquire timeout (see Acquire).
 func (p *Pool) acquire(ctx context.Context, w Want) (*Conn, error) {
-	// Fast path, no timer: an idle connection that fits.
+	// Fast path: an idle connection that fits.
 	p.mu.Lock()
-	timeout := p.set.AcquireTimeout
 	if i := p.matchIdleLocked(w); i >= 0 && !p.closed {
 		c := p.popIdleLocked(i)
 		p.inUse++
@@ -164,155 +167,93 @@ func (p *Pool) acquire(ctx context.Context, w Want) (*Conn, error) {
 	} else {
 		p.mu.Unlock()
 	}
-	// No context per call: a timer only if this one has to wait (take), a context only if it
-	// has to dial.
-	deadline := time.Now().Add(timeout)
-	var lastErr error
-	for backoff := 10 * time.Millisecond; ; backoff = min(2*backoff, 500*time.Millisecond) {
-		c, mustDial, err := p.take(ctx, w, deadline)
+	var deadline time.Time // set when it first has to wait: no timer on the fast path
+	requeue := false
+	for {
+		c, err := p.take(ctx, w, &deadline, requeue)
 		if err != nil {
-			var te *AcquireTimeoutError
-			if errors.As(err, &te) {
-				te.LastErr = lastErr
-			}
 			return nil, err
 		}
-		if c != nil {
-			if p.usable(c) {
-				return c, nil
-			}
-			p.Discard(c) // the server closed it while idle (restart, wait_timeout)
-			continue
-		}
-		if !mustDial {
-			continue
-		}
-		dctx, cancel := context.WithDeadline(ctx, deadline)
-		c, err = p.dial(dctx, w.Key, w.DB)
-		cancel()
-		p.mu.Lock()
-		p.stats.Dials++
-		if err == nil {
-			p.mu.Unlock()
+		if p.usable(c) {
 			return c, nil
 		}
-		p.stats.DialErrors++
-		p.mu.Unlock()
-		p.releaseSlot()
-		lastErr = err
-		if !retryable(err) {
-			return nil, err
-		}
-		wait := min(backoff, time.Until(deadline))
-		if wait <= 0 {
-			return nil, p.timeoutError(timeout, lastErr)
-		}
-		t := time.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return nil, ctx.Err()
-		case <-w.Abort:
-			t.Stop()
-			return nil, ErrAborted
-		case <-t.C:
-		}
+		p.Discard(c) // the server closed it while idle (restart, wait_timeout)
+		requeue = true
 	}
 }
 
-// take returns an idle connection, or mustDial with a slot reserved, or waits for either.
-func (p *Pool) take(ctx context.Context, w Want, deadline time.Time) (c *Conn, mustDial bool, err error) {
+// take returns an idle connection for w, or queues w and waits for one. A waiter that was handed
+// a dead connection comes back with requeue set and goes to the front: its place was first.
+func (p *Pool) take(ctx context.Context, w Want, deadline *time.Time, requeue bool) (*Conn, error) {
 	p.mu.Lock()
 	if p.closed {
 		p.mu.Unlock()
-		return nil, false, ErrPoolClosed
+		return nil, ErrPoolClosed
 	}
 	if i := p.matchIdleLocked(w); i >= 0 {
-		c = p.popIdleLocked(i)
+		c := p.popIdleLocked(i)
 		p.inUse++
 		p.mu.Unlock()
-		return c, false, nil
+		return c, nil
 	}
-	if p.waiters.Len() == 0 {
-		if p.open < p.set.MaxConns {
-			p.open++
-			p.inUse++
-			p.mu.Unlock()
-			return nil, true, nil
-		}
-		if len(p.idle) > 0 {
-			// At the cap with only idle connections of other users (or a database we cannot
-			// leave): close the least recently used one and dial in its slot.
-			victim := p.popIdleLocked(0)
-			p.inUse++
-			p.stats.Closed++
-			p.mu.Unlock()
-			victim.Quit()
-			return nil, true, nil
-		}
+	if err := p.loginRefusedLocked(w, time.Now()); err != nil {
+		p.mu.Unlock()
+		return nil, err
 	}
 	wt := &waiter{want: w, ch: make(chan grant, 1)}
-	elem := p.waiters.PushBack(wt)
-	p.stats.WaitCount++
+	var elem *list.Element
+	if requeue {
+		elem = p.waiters.PushFront(wt)
+	} else {
+		elem = p.waiters.PushBack(wt)
+		p.stats.WaitCount++
+	}
+	if deadline.IsZero() {
+		*deadline = time.Now().Add(p.set.AcquireTimeout)
+	}
+	victims := p.dialLocked()
 	p.mu.Unlock()
+	quitAll(victims)
+	return p.wait(ctx, wt, elem, *deadline)
+}
+
+// wait blocks until wt is handed something, or gives up at deadline, on ctx or on Abort.
+func (p *Pool) wait(ctx context.Context, wt *waiter, elem *list.Element, deadline time.Time) (*Conn, error) {
 	start := time.Now()
 	timer := time.NewTimer(deadline.Sub(start))
-	timedOut, aborted := false, false
+	defer timer.Stop()
+	var why error
 	select {
 	case g := <-wt.ch:
-		timer.Stop()
 		p.addWait(time.Since(start))
-		return g.conn, g.conn == nil, nil
+		return g.conn, g.err
 	case <-timer.C:
-		timedOut = true
 	case <-ctx.Done():
-		timer.Stop()
-	case <-w.Abort:
-		timer.Stop()
-		aborted = true
+		why = ctx.Err()
+	case <-wt.want.Abort:
+		why = ErrAborted
 	}
 	p.mu.Lock()
-	p.stats.WaitDuration += time.Since(start)
+	p.addWaitLocked(time.Since(start))
 	select {
 	case g := <-wt.ch:
 		// Handed over just as we gave up: give it back.
 		p.mu.Unlock()
 		if g.conn != nil {
 			p.Release(g.conn)
-		} else {
-			p.releaseSlot()
 		}
 	default:
 		p.waiters.Remove(elem)
 		p.mu.Unlock()
 	}
-	if aborted {
-		return nil, false, ErrAborted
+	if why != nil {
+		return nil, why
 	}
-	p.mu.Lock()
-	waiting := p.waiters.Len() + 1
-	p.stats.Timeouts++
-	maxConns := p.set.MaxConns
-	timeout := p.set.AcquireTimeout
-	p.mu.Unlock()
-	if timedOut {
-		return nil, false, &AcquireTimeoutError{Backend: p.addr, Cap: maxConns, Waiting: waiting, Timeout: timeout}
-	}
-	return nil, false, ctx.Err()
-}
-
-func (p *Pool) addWait(d time.Duration) {
-	p.mu.Lock()
-	p.stats.WaitDuration += d
-	p.mu.Unlock()
-}
-
-func (p *Pool) timeoutError(timeout time.Duration, lastErr error) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.stats.Timeouts++
-	return &AcquireTimeoutError{Backend: p.addr, Cap: p.set.MaxConns, Waiting: p.waiters.Len() + 1,
-		Timeout: timeout, LastErr: lastErr}
+	return nil, &AcquireTimeoutError{Backend: p.addr, Cap: p.set.MaxConns, Open: p.open,
+		Waiting: p.waiters.Len() + 1, Timeout: p.set.AcquireTimeout, LastErr: p.lastDialErrLocked(wt.want)}
 }
 
 // matchIdleLocked picks an idle connection for w: same user and flags, preferring the most
@@ -354,82 +295,83 @@ func (p *Pool) popIdleLocked(i int) *Conn {
 // fits says whether c can serve w once its database and character set are replayed.
 func fits(c *Conn, w Want) bool { return c.Key == w.Key && (w.DB != "" || c.DB == "") }
 
-// Release gives back a healthy connection whose state the session knows. It goes to the first
-// waiter, or to the idle list.
+// Release gives back a healthy connection whose state the session knows. It goes to the oldest
+// waiter it can serve, or to the idle list.
 func (p *Pool) Release(c *Conn) {
 	c.lastUsed = time.Now()
 	p.mu.Lock()
 	p.inUse--
-	if p.closed || p.open > p.set.MaxConns || (p.set.MaxLifetime > 0 && c.Age() > p.set.MaxLifetime) {
+	var quit []*Conn
+	switch {
+	case p.closed || p.open > p.set.MaxConns || (p.set.MaxLifetime > 0 && c.Age() > p.set.MaxLifetime && p.mayRetireLocked()):
 		if !p.closed && p.open <= p.set.MaxConns {
 			p.stats.ClosedExpired++
 		}
-		p.open--
-		p.stats.Closed++
-		p.serveWaitersLocked()
+		quit = append(quit, p.dropLocked(c))
+	case p.waiters.Len() == 0: // nobody waits: the fast path
+		p.idle = append(p.idle, c)
 		p.mu.Unlock()
-		c.Quit()
 		return
-	}
-	if e := p.waiters.Front(); e != nil {
-		wt := p.waiters.Remove(e).(*waiter)
-		p.inUse++
-		// Grants are sent under the lock so a waiter that times out can tell, under the same
-		// lock, whether it was handed something.
-		if fits(c, wt.want) {
-			wt.ch <- grant{conn: c}
-			p.mu.Unlock()
-			return
+	default:
+		if q := p.putLocked(c); q != nil {
+			quit = append(quit, q)
 		}
-		// Strict FIFO: the first waiter gets the slot even if this connection is not for it.
-		p.stats.Closed++
-		wt.ch <- grant{}
-		p.mu.Unlock()
-		c.Quit()
-		return
+	}
+	quit = append(quit, p.dialLocked()...)
+	p.mu.Unlock()
+	quitAll(quit)
+}
+
+// putLocked hands an open connection to the oldest waiter it can serve (counting it lent), or
+// keeps it idle. Strict FIFO across users: when the oldest waiter needs another user's
+// connection and only this connection's slot could get it one, the connection is closed and a
+// dial starts in its slot; the closed connection is returned, to quit outside the lock.
+func (p *Pool) putLocked(c *Conn) (closed *Conn) {
+	front := p.waiters.Front()
+	for e := front; e != nil; e = e.Next() {
+		wt := e.Value.(*waiter)
+		if fits(c, wt.want) {
+			p.waiters.Remove(e)
+			p.inUse++
+			// Grants are sent under the lock so a waiter that gives up can tell, under the
+			// same lock, whether it was handed something.
+			wt.ch <- grant{conn: c}
+			return nil
+		}
+		if e == front && !wt.dialing && p.open >= p.set.MaxConns && p.mayDialLocked(wt.want, time.Now()) {
+			p.dropLocked(c)
+			p.startDialLocked(wt)
+			return c
+		}
 	}
 	p.idle = append(p.idle, c)
-	p.mu.Unlock()
+	return nil
 }
 
 // Discard closes a connection that is broken or in an unknown state and frees its slot.
 func (p *Pool) Discard(c *Conn) {
 	p.lastDiscard.Store(time.Now().UnixNano())
 	_ = c.Close()
-	p.releaseSlot()
-	p.mu.Lock()
-	p.stats.Closed++
-	p.mu.Unlock()
-}
-
-// releaseSlot gives up a slot that holds no connection (a failed dial, a discarded connection).
-func (p *Pool) releaseSlot() {
 	p.mu.Lock()
 	p.inUse--
-	p.open--
-	p.serveWaitersLocked()
+	p.dropLocked(c)
+	victims := p.dialLocked()
 	p.mu.Unlock()
+	quitAll(victims)
 }
 
-// serveWaitersLocked grants free slots to waiters, first come first served.
-func (p *Pool) serveWaitersLocked() {
-	for p.open < p.set.MaxConns && p.waiters.Len() > 0 {
-		wt := p.waiters.Remove(p.waiters.Front()).(*waiter)
-		p.open++
-		p.inUse++
-		wt.ch <- grant{}
+// dropLocked forgets an open connection that is being closed and returns it.
+func (p *Pool) dropLocked(c *Conn) *Conn {
+	p.open--
+	p.stats.Closed++
+	if p.held[c.Key]--; p.held[c.Key] <= 0 {
+		delete(p.held, c.Key)
 	}
+	return c
 }
 
-// retryable says whether a failed dial may succeed if tried again: the server was unreachable or
-// full (ERROR 1040), as opposed to refusing the login itself (unknown database, access denied).
-func retryable(err error) bool {
-	if errors.Is(err, ErrUnknownUser) || errors.As(err, new(*TLSError)) {
-		return false
+func quitAll(cs []*Conn) {
+	for _, c := range cs {
+		c.Quit()
 	}
-	var me *mysql.MyError
-	if errors.As(err, &me) {
-		return me.Code == mysql.ER_CON_COUNT_ERROR
-	}
-	return true
 }

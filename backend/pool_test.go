@@ -3,6 +3,7 @@ package backend
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"sync"
@@ -58,7 +59,7 @@ func (f *fakeDialer) dial(ctx context.Context, key Key, db string) (*Conn, error
 
 func newTestPool(t *testing.T, s Settings) (*Pool, *fakeDialer) {
 	f := &fakeDialer{addr: sink(t)}
-	p := NewPool("test:3306", f.dial, s)
+	p := NewPool("test:3306", f.dial, s, nil)
 	t.Cleanup(p.Close)
 	return p, f
 }
@@ -100,7 +101,7 @@ func TestPoolCapHoldsUnderContention(t *testing.T) {
 	if peak.Load() > 3 {
 		t.Fatalf("peak in use %d above cap 3", peak.Load())
 	}
-	st := p.Stats()
+	st := settled(t, p)
 	if st.InUse != 0 || st.Open != st.Idle || st.Open > 3 {
 		t.Fatalf("inconsistent stats after the run: %+v", st)
 	}
@@ -144,33 +145,10 @@ func TestPoolAcquireTimeout(t *testing.T) {
 func TestPoolFIFO(t *testing.T) {
 	p, _ := newTestPool(t, Settings{MaxConns: 1, AcquireTimeout: 5 * time.Second})
 	held, _ := p.Acquire(context.Background(), app)
-	var order []int
-	var mu sync.Mutex
-	var wg sync.WaitGroup
-	for i := 0; i < 5; i++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			c, err := p.Acquire(context.Background(), app)
-			if err != nil {
-				t.Error(err)
-				return
-			}
-			mu.Lock()
-			order = append(order, i)
-			mu.Unlock()
-			p.Release(c)
-		}()
-		for p.Stats().Waiting != i+1 { // queue them in a known order
-			time.Sleep(time.Millisecond)
-		}
-	}
+	served := queueWaiters(t, p, []Want{app, app, app, app, app}, nil)
 	p.Release(held)
-	wg.Wait()
-	for i, v := range order {
-		if v != i {
-			t.Fatalf("served in order %v, want FIFO", order)
-		}
+	if order := fmt.Sprint(served()); order != "[0 1 2 3 4]" {
+		t.Fatalf("served in order %s, want FIFO", order)
 	}
 }
 
@@ -190,7 +168,7 @@ func TestPoolCancelRace(t *testing.T) {
 		}()
 	}
 	wg.Wait()
-	if st := p.Stats(); st.InUse != 0 || st.Open != st.Idle || st.Waiting != 0 {
+	if st := settled(t, p); st.InUse != 0 || st.Open != st.Idle || st.Waiting != 0 {
 		t.Fatalf("leaked after the race: %+v", st)
 	}
 }
@@ -241,10 +219,12 @@ func TestPoolDialFailureTimesOutWithCause(t *testing.T) {
 	if !errors.As(err, &te) || te.LastErr == nil {
 		t.Fatalf("got %v, want a timeout naming the dial error", err)
 	}
-	if st := p.Stats(); st.Open != 0 || st.InUse != 0 || st.DialErrors < 2 {
+	if st := settled(t, p); st.Open != 0 || st.InUse != 0 || st.DialErrors < 2 {
 		t.Fatalf("stats after failed dials: %+v", st)
 	}
+	// Once dials succeed again, a connection comes within the backoff (at most 5 s).
 	f.fail.Store(false)
+	p.SetSettings(Settings{MaxConns: 2, AcquireTimeout: 10 * time.Second})
 	c, err := p.Acquire(context.Background(), app)
 	if err != nil {
 		t.Fatal(err)
@@ -308,7 +288,7 @@ func TestPoolLowerCapOnReload(t *testing.T) {
 // per P on cap 4).
 func BenchmarkPoolAcquireRelease(b *testing.B) {
 	f := &fakeDialer{addr: sink(b)}
-	p := NewPool("bench:3306", f.dial, Settings{MaxConns: 4, AcquireTimeout: 10 * time.Second})
+	p := NewPool("bench:3306", f.dial, Settings{MaxConns: 4, AcquireTimeout: 10 * time.Second}, nil)
 	defer p.Close()
 	b.ReportAllocs()
 	b.SetParallelism(2)

@@ -3,27 +3,26 @@ package backend
 import "time"
 
 // Maintenance of a pool outside the borrow/return path: new limits on reload, closing
-// connections past idle_timeout or max_lifetime, shutting the pool.
+// connections past idle_timeout or max_lifetime, ending dial-failure episodes, shutting the pool.
 
 // SetSettings applies new limits. Lowering the cap closes idle connections above it at once and
-// busy ones as they come back; raising it serves waiters.
+// busy ones as they come back; raising it serves waiters. Refused logins are forgotten: a reload
+// may have changed the passwords, so the next dial tries at once.
 func (p *Pool) SetSettings(s Settings) {
 	p.mu.Lock()
 	p.set = s
-	var extra []*Conn
+	clear(p.logins)
+	var quit []*Conn
 	for p.open > s.MaxConns && len(p.idle) > 0 {
-		extra = append(extra, p.popIdleLocked(0))
-		p.open--
-		p.stats.Closed++
+		quit = append(quit, p.dropLocked(p.popIdleLocked(0)))
 	}
-	p.serveWaitersLocked()
+	quit = append(quit, p.dialLocked()...)
 	p.mu.Unlock()
-	for _, c := range extra {
-		c.Quit()
-	}
+	quitAll(quit)
 }
 
-// Close closes idle connections and fails later Acquires; lent connections close on Release.
+// Close closes idle connections, ends the waits and dials in progress and fails later Acquires
+// with ErrPoolClosed; lent connections close on Release.
 func (p *Pool) Close() {
 	p.mu.Lock()
 	if p.closed {
@@ -31,19 +30,24 @@ func (p *Pool) Close() {
 		return
 	}
 	p.closed = true
-	idle := p.idle
-	p.idle = nil
-	p.open -= len(idle)
-	p.stats.Closed += uint64(len(idle))
+	var idle []*Conn
+	for len(p.idle) > 0 {
+		idle = append(idle, p.dropLocked(p.popIdleLocked(0)))
+	}
+	for e := p.waiters.Front(); e != nil; e = e.Next() {
+		e.Value.(*waiter).ch <- grant{err: ErrPoolClosed}
+	}
+	p.waiters.Init()
+	p.timer.Stop()
 	p.mu.Unlock()
+	p.cancel()
 	close(p.stop)
 	<-p.done
-	for _, c := range idle {
-		c.Quit()
-	}
+	quitAll(idle)
 }
 
-// janitor closes connections idle past idle_timeout or older than max_lifetime.
+// janitor closes connections idle past idle_timeout or older than max_lifetime, and ends
+// dial-failure episodes that are over.
 func (p *Pool) janitor() {
 	defer close(p.done)
 	t := time.NewTicker(time.Second)
@@ -55,10 +59,11 @@ func (p *Pool) janitor() {
 		case <-t.C:
 		}
 		var expired []*Conn
+		now := time.Now()
 		p.mu.Lock()
 		keep := p.idle[:0]
 		for _, c := range p.idle {
-			idleFor := time.Since(c.lastUsed)
+			idleFor := now.Sub(c.lastUsed)
 			switch {
 			case p.set.IdleTimeout > 0 && idleFor > p.set.IdleTimeout:
 				p.stats.ClosedIdle++
@@ -68,16 +73,16 @@ func (p *Pool) janitor() {
 				keep = append(keep, c)
 				continue
 			}
-			expired = append(expired, c)
+			expired = append(expired, p.dropLocked(c))
 		}
 		clear(p.idle[len(keep):])
 		p.idle = keep
-		p.open -= len(expired)
-		p.stats.Closed += uint64(len(expired))
-		p.serveWaitersLocked()
+		notes := p.expireFaultsLocked(now)
+		expired = append(expired, p.dialLocked()...)
 		p.mu.Unlock()
-		for _, c := range expired {
-			c.Quit()
+		for _, note := range notes {
+			note()
 		}
+		quitAll(expired)
 	}
 }

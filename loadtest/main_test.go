@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -56,17 +57,17 @@ func TestMain(m *testing.M) {
 
 // proxyProc is a mysqlmux process started by a test.
 type proxyProc struct {
-	cmd  *exec.Cmd
-	addr string
+	cmd      *exec.Cmd
+	addr     string
+	stopOnce sync.Once
 }
 
 // startProxy writes a config for a proxy in front of db with the given pool cap and starts the
 // binary; the process is stopped (SIGTERM, by PID) in t.Cleanup.
 func startProxy(t *testing.T, cap int, extra string) *proxyProc {
 	t.Helper()
-	port := freePort(t)
-	addr := "127.0.0.1:" + strconv.Itoa(port)
-	cfg := fmt.Sprintf(`[proxy]
+	addr := "127.0.0.1:" + strconv.Itoa(freePort(t))
+	return startProxyTOML(t, addr, fmt.Sprintf(`[proxy]
 listen = %q
 max_client_connections = 10000
 [pool]
@@ -78,9 +79,15 @@ address = %q
 [[users]]
 name = "app"
 password = "secret"
-`, addr, cap, extra, db.Addr)
+`, addr, cap, extra, db.Addr))
+}
+
+// startProxyTOML starts the binary with the configuration toml, listening on addr; the process
+// is stopped in t.Cleanup if the test has not stopped it.
+func startProxyTOML(t *testing.T, addr, toml string) *proxyProc {
+	t.Helper()
 	path := filepath.Join(t.TempDir(), "mysqlmux.toml")
-	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
+	if err := os.WriteFile(path, []byte(toml), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	cmd := exec.Command(bin, "-config", path, "-log-level", "warn")
@@ -90,22 +97,27 @@ password = "secret"
 		t.Fatal(err)
 	}
 	p := &proxyProc{cmd: cmd, addr: addr}
-	t.Cleanup(func() {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
+	t.Cleanup(func() { p.stop(t) })
+	waitListening(t, addr)
+	return p
+}
+
+// stop ends the process (SIGTERM, by PID) and waits for it.
+func (p *proxyProc) stop(t *testing.T) {
+	p.stopOnce.Do(func() {
+		_ = p.cmd.Process.Signal(syscall.SIGTERM)
 		done := make(chan error, 1)
-		go func() { done <- cmd.Wait() }()
+		go func() { done <- p.cmd.Wait() }()
 		select {
 		case err := <-done:
 			if err != nil {
 				t.Errorf("mysqlmux exited with %v after SIGTERM", err)
 			}
 		case <-time.After(20 * time.Second):
-			_ = cmd.Process.Kill()
+			_ = p.cmd.Process.Kill()
 			t.Error("mysqlmux did not stop within 20s of SIGTERM")
 		}
 	})
-	waitListening(t, addr)
-	return p
 }
 
 // statusKB reads a field such as VmRSS or VmHWM from /proc/PID/status, in KiB.

@@ -127,6 +127,7 @@ func poolSettings(cfg *config.Config, b config.BackendConfig) backend.Settings {
 		AcquireTimeout: cfg.Pool.AcquireTimeout.Duration,
 		IdleTimeout:    cfg.Pool.IdleTimeout.Duration,
 		MaxLifetime:    cfg.Pool.MaxLifetime.Duration,
+		ConnectTimeout: cfg.Pool.ConnectTimeout.Duration,
 	}
 }
 
@@ -147,7 +148,7 @@ func (in *Instance) buildPools(cfg *config.Config) []*backend.Pool {
 			d := &backend.Dialer{Addr: b.Address, Password: in.users.Password,
 				Timeout: in.connectTimeoutNow, InitSQL: trackingSQL}
 			d.SetTLS(tlsConf)
-			p = backend.NewPool(b.Address, in.router.dialFunc(d), poolSettings(cfg, b))
+			p = backend.NewPool(b.Address, in.router.dialFunc(d), poolSettings(cfg, b), in.log)
 			p.SetWaitObserver(in.waitObserverLocked(b.Address))
 			in.dialers[b.Address] = d
 		}

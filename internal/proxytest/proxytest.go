@@ -31,14 +31,19 @@ func Config(srv *mariadbtest.Server, maxConns int) *config.Config {
 // test log when MYSQLMUX_TEST_LOG=1.
 func Start(tb testing.TB, cfg *config.Config) *proxy.Instance {
 	tb.Helper()
-	if err := cfg.Validate(); err != nil {
-		tb.Fatalf("proxytest: invalid config: %v", err)
-	}
 	var out io.Writer = io.Discard
 	if os.Getenv("MYSQLMUX_TEST_LOG") == "1" {
 		out = os.Stderr
 	}
-	log := slog.New(slog.NewTextHandler(out, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	return StartWithLog(tb, cfg, slog.New(slog.NewTextHandler(out, &slog.HandlerOptions{Level: slog.LevelDebug})))
+}
+
+// StartWithLog is Start with the proxy logging to log (for tests that check what it logs).
+func StartWithLog(tb testing.TB, cfg *config.Config, log *slog.Logger) *proxy.Instance {
+	tb.Helper()
+	if err := cfg.Validate(); err != nil {
+		tb.Fatalf("proxytest: invalid config: %v", err)
+	}
 	in, err := proxy.Start(cfg, log)
 	if err != nil {
 		tb.Fatalf("proxytest: start: %v", err)
