@@ -108,6 +108,7 @@ type Pool struct {
 	done   chan struct{}
 
 	lastDiscard atomic.Int64 // unix nanoseconds of the last Discard; see trusted
+	idleLimit   atomic.Int64 // set.IdleTimeout, read without the lock by usable
 
 	waitObserver atomic.Pointer[func(time.Duration)] // see SetWaitObserver
 }
@@ -125,7 +126,13 @@ func (p *Pool) usable(c *Conn) bool {
 	if c.lastUsed.IsZero() {
 		return true // just dialled
 	}
-	if now := time.Now(); now.Sub(c.lastUsed) < trustFor && now.UnixNano()-p.lastDiscard.Load() > int64(distrustFor) {
+	now := time.Now()
+	if limit := time.Duration(p.idleLimit.Load()); limit > 0 && now.Sub(c.lastUsed) >= limit {
+		// Past idle_timeout (which the proxy keeps below the server's wait_timeout): the janitor
+		// would close it within a second; the server may be closing it now.
+		return false
+	}
+	if now.Sub(c.lastUsed) < trustFor && now.UnixNano()-p.lastDiscard.Load() > int64(distrustFor) {
 		return true
 	}
 	return c.Alive()
@@ -142,6 +149,7 @@ func NewPool(addr string, dial DialFunc, s Settings, log *slog.Logger) *Pool {
 	}
 	p := &Pool{addr: addr, dial: dial, log: log, set: s, waiters: list.New(), held: make(map[Key]int),
 		logins: make(map[loginKey]*loginFault), stop: make(chan struct{}), done: make(chan struct{})}
+	p.idleLimit.Store(int64(s.IdleTimeout))
 	p.ctx, p.cancel = context.WithCancel(context.Background())
 	p.timer = time.AfterFunc(time.Hour, p.onTimer)
 	p.timer.Stop()

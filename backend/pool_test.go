@@ -368,3 +368,24 @@ func TestPoolPeeksWhileConnectionsDie(t *testing.T) {
 	}
 	p.Release(fresh)
 }
+
+// A connection idle past idle_timeout is never lent, even before the janitor's next round: the
+// server may be closing it (the proxy keeps idle_timeout below its wait_timeout).
+func TestPoolDoesNotLendPastIdleTimeout(t *testing.T) {
+	p, f := newTestPool(t, Settings{MaxConns: 1, AcquireTimeout: time.Second, IdleTimeout: time.Hour})
+	c, _ := p.Acquire(context.Background(), app)
+	p.Release(c)
+	p.SetSettings(Settings{MaxConns: 1, AcquireTimeout: time.Second, IdleTimeout: 50 * time.Millisecond})
+	p.mu.Lock()
+	p.idle[0].lastUsed = time.Now().Add(-100 * time.Millisecond)
+	p.mu.Unlock()
+	dials := f.dials.Load()
+	c, err := p.Acquire(context.Background(), app)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f.dials.Load() != dials+1 {
+		t.Fatal("a connection past idle_timeout was lent")
+	}
+	p.Release(c)
+}

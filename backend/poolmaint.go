@@ -11,6 +11,7 @@ import "time"
 func (p *Pool) SetSettings(s Settings) {
 	p.mu.Lock()
 	p.set = s
+	p.idleLimit.Store(int64(s.IdleTimeout))
 	clear(p.logins)
 	var quit []*Conn
 	for p.open > s.MaxConns && len(p.idle) > 0 {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -55,6 +56,7 @@ func Start(cfg *config.Config, log *slog.Logger) (*Instance, error) {
 	in.connectTimeout.Store(int64(cfg.Pool.ConnectTimeout.Duration))
 	in.users = frontend.NewUsers(usersOf(cfg))
 	in.router = NewRouter(nil, in.users, routerSettings(cfg), log)
+	in.router.onCatalog = in.catalogRead
 	in.router.SetPools(in.buildPools(cfg))
 
 	version := fallbackVersion
@@ -121,13 +123,38 @@ func routerSettings(cfg *config.Config) Settings {
 	return Settings{ClientIdleTimeout: cfg.Proxy.ClientIdleTimeout.Duration, MaxPacket: cfg.Proxy.MaxAllowedPacket}
 }
 
-func poolSettings(cfg *config.Config, b config.BackendConfig) backend.Settings {
+// poolSettings are a backend's pool limits. A server that closes idle connections sooner than
+// idle_timeout (its wait_timeout, once read: see sysvars.go) gets a shorter one: a connection is
+// never lent when the server may be closing it.
+func (in *Instance) poolSettings(cfg *config.Config, b config.BackendConfig) backend.Settings {
+	idle := cfg.Pool.IdleTimeout.Duration
+	if wt, err := strconv.Atoi(in.router.vars.get(b.Address).freshValue("wait_timeout")); err == nil && wt > 0 {
+		serverIdle := time.Duration(wt)*time.Second - time.Second
+		if wt < 4 {
+			serverIdle = time.Duration(wt) * time.Second / 2
+		}
+		if idle == 0 || serverIdle < idle {
+			idle = serverIdle
+		}
+	}
 	return backend.Settings{
 		MaxConns:       b.Cap(cfg.Pool),
 		AcquireTimeout: cfg.Pool.AcquireTimeout.Duration,
-		IdleTimeout:    cfg.Pool.IdleTimeout.Duration,
+		IdleTimeout:    idle,
 		MaxLifetime:    cfg.Pool.MaxLifetime.Duration,
 		ConnectTimeout: cfg.Pool.ConnectTimeout.Duration,
+	}
+}
+
+// catalogRead applies what a backend's newly read variable catalog changes in its pool's
+// limits.
+func (in *Instance) catalogRead(addr string) {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	for _, b := range in.cfg.Backends {
+		if p := in.pools[b.Address]; p != nil && b.Address == addr {
+			p.SetSettings(in.poolSettings(in.cfg, b))
+		}
 	}
 }
 
@@ -142,13 +169,13 @@ func (in *Instance) buildPools(cfg *config.Config) []*backend.Pool {
 		tlsConf, _ := b.ClientTLS() // checked by cfg.Validate
 		p, ok := in.pools[b.Address]
 		if ok {
-			p.SetSettings(poolSettings(cfg, b))
+			p.SetSettings(in.poolSettings(cfg, b))
 			in.dialers[b.Address].SetTLS(tlsConf)
 		} else {
 			d := &backend.Dialer{Addr: b.Address, Password: in.users.Password,
 				Timeout: in.connectTimeoutNow, InitSQL: trackingSQL}
 			d.SetTLS(tlsConf)
-			p = backend.NewPool(b.Address, in.router.dialFunc(d), poolSettings(cfg, b), in.log)
+			p = backend.NewPool(b.Address, in.router.dialFunc(d), in.poolSettings(cfg, b), in.log)
 			p.SetWaitObserver(in.waitObserverLocked(b.Address))
 			in.dialers[b.Address] = d
 		}
@@ -183,7 +210,9 @@ func (in *Instance) Reload(cfg *config.Config) error {
 	in.router.SetPools(in.buildPools(cfg))
 	in.router.SetSettings(routerSettings(cfg))
 	in.front.SetLimits(cfg.Proxy.MaxClientConnections, cfg.Proxy.HandshakeTimeout.Duration)
+	in.mu.Lock()
 	in.cfg = cfg
+	in.mu.Unlock()
 	in.log.Info("configuration reloaded", "backends", len(cfg.Backends), "users", len(cfg.Users))
 	return nil
 }

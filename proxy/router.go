@@ -49,6 +49,8 @@ type Router struct {
 	states  stateTable
 	metas   *metaCache
 	vars    catalogs // each backend's session variables
+	// onCatalog is told when a backend's catalog was read (its pool's limits may follow it).
+	onCatalog func(addr string)
 
 	// knownDBs caches recent successful checks of the database named at login ("user\x00db").
 	dbMu     sync.Mutex
@@ -123,11 +125,14 @@ func (r *Router) dialFunc(d *backend.Dialer) backend.DialFunc {
 		if dl, ok := ctx.Deadline(); ok {
 			_ = c.NetConn().SetDeadline(dl)
 		}
-		err = r.vars.observe(d.Addr, c)
+		read, err := r.vars.observe(d.Addr, c)
 		_ = c.NetConn().SetDeadline(time.Time{})
 		if err != nil {
 			_ = c.Close()
 			return nil, fmt.Errorf("backend %s: reading its session variables: %w", d.Addr, err)
+		}
+		if read && r.onCatalog != nil {
+			go r.onCatalog(d.Addr) // not from inside the pool's dial
 		}
 		return c, nil
 	}

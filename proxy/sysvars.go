@@ -118,14 +118,14 @@ func (cs *catalogs) get(addr string) *varCatalog {
 }
 
 // observe reads the catalog of addr's server on the new connection c, unless one for the same
-// server version is held. An error is a broken connection.
-func (cs *catalogs) observe(addr string, c *backend.Conn) error {
+// server version is held, and reports whether it read one. An error is a broken connection.
+func (cs *catalogs) observe(addr string, c *backend.Conn) (bool, error) {
 	if cur := cs.get(addr); cur != nil && cur.version == c.Version {
-		return nil
+		return false, nil
 	}
 	cat, err := readCatalog(c)
 	if err != nil {
-		return err
+		return false, err
 	}
 	cs.mu.Lock()
 	defer cs.mu.Unlock()
@@ -135,5 +135,5 @@ func (cs *catalogs) observe(addr string, c *backend.Conn) error {
 	}
 	m[addr] = cat
 	cs.m.Store(&m)
-	return nil
+	return true, nil
 }
