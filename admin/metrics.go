@@ -32,6 +32,9 @@ type collector struct {
 	digestRows, digestsDropped metric
 	// The dial state (issue 15).
 	poolDialFailures, poolServerFull, poolWaitMax metric
+	// Routing by role (issue 10).
+	replicaReads, gtidWaits, gtidFallbacks                    metric
+	backendWriter, backendReader, backendReadOnly, backendLag metric
 }
 
 func newCollector(s *Server) *collector {
@@ -80,7 +83,15 @@ func newCollector(s *Server) *collector {
 			"max_user_connections (1203, 1226), connect_timeout, unreachable, login_refused, tls, other.", c, b, "reason"),
 		poolServerFull: m("pool_server_full", "1 while the backend refuses connections for lack of room (1040, 1203/1226, "+
 			"connect timeout): the pool serves the queue from the connections it holds and dials one at a time after a backoff.", g, b),
-		poolWaitMax: m("pool_wait_max_seconds", "The longest wait for a backend connection so far.", g, b),
+		poolWaitMax:     m("pool_wait_max_seconds", "The longest wait for a backend connection so far.", g, b),
+		replicaReads:    m("replica_reads_total", "Statements sent to a replica (backends with roles).", c),
+		gtidWaits:       m("gtid_waits_total", "Replica reads that first waited for the session's last GTID (read_your_writes = gtid).", c),
+		gtidFallbacks:   m("gtid_wait_fallbacks_total", "GTID waits that timed out (gtid_wait_timeout): the read went to the writer.", c),
+		backendWriter:   m("backend_writer", "1 for the backend that takes writes now (backends with roles).", g, b),
+		backendReader:   m("backend_reader", "1 for a replica in the read rotation now.", g, b),
+		backendReadOnly: m("backend_read_only", "The backend's @@global.read_only at the monitor's last look.", g, b),
+		backendLag: m("backend_replication_lag_seconds", "How far a replica is behind the writer, by its GTID position or "+
+			"Seconds_Behind_Master (absent when unknown).", g, b),
 	}
 }
 
@@ -90,7 +101,8 @@ func (c *collector) all() []metric {
 		c.poolMax, c.poolOpen, c.poolInUse, c.poolIdle, c.poolWaiting, c.poolWaitCount,
 		c.poolWaitSeconds, c.poolTimeouts, c.poolDials, c.poolDialErrors, c.poolClosed,
 		c.poolClosedIdle, c.poolClosedExpired, c.backendUp, c.backendFailing,
-		c.poolDialFailures, c.poolServerFull, c.poolWaitMax}
+		c.poolDialFailures, c.poolServerFull, c.poolWaitMax,
+		c.replicaReads, c.gtidWaits, c.gtidFallbacks, c.backendWriter, c.backendReader, c.backendReadOnly, c.backendLag}
 }
 
 // Describe implements prometheus.Collector.
@@ -149,7 +161,18 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 		put(c.poolServerFull, boolFloat(p.DialState == "server_full"), b)
 		put(c.poolWaitMax, p.WaitMax.Seconds(), b)
 		ch <- c.s.obs.waitHistogram(b).snapshot().metric(c.backendWait, b)
+		if st, ok := sn.roles[b]; ok {
+			put(c.backendWriter, boolFloat(st.Writer), b)
+			put(c.backendReader, boolFloat(st.Reader), b)
+			put(c.backendReadOnly, boolFloat(st.ReadOnly), b)
+			if st.Lag >= 0 && !st.Writer {
+				put(c.backendLag, st.Lag.Seconds(), b)
+			}
+		}
 	}
+	put(c.replicaReads, float64(sn.replicaReads))
+	put(c.gtidWaits, float64(sn.gtidWaits))
+	put(c.gtidFallbacks, float64(sn.gtidFallbacks))
 	obs := c.s.obs
 	for _, name := range obs.labels {
 		ch <- obs.byName[name].snapshot().metric(c.stmtDuration, name)

@@ -49,12 +49,25 @@ func (h *handler) showClients(string) (*mysql.Result, error) {
 
 func (h *handler) showBackends(string) (*mysql.Result, error) {
 	names := []string{"backend", "max_connections", "open", "in_use", "status", "dials", "dial_errors", "last_dials_failed",
-		"refused_dials", "dial_state", "dial_state_since", "last_dial_error"}
+		"refused_dials", "dial_state", "dial_state_since", "last_dial_error",
+		"role", "state", "why", "state_since", "read_only", "replicating", "lag_ms", "gtid_pos"}
+	sn := h.s.takeSnapshot()
 	var rows [][]any
-	for _, p := range h.s.takeSnapshot().pools {
+	for _, p := range sn.pools {
 		failing, down := h.s.health.observe(p)
-		rows = append(rows, []any{p.Backend, int64(p.MaxConns), int64(p.Open), int64(p.InUse), status(down),
-			p.Dials, p.DialErrors, yesNo(failing), p.RefusedDials, p.DialState, dialStateSince(p), p.LastDialError})
+		row := []any{p.Backend, int64(p.MaxConns), int64(p.Open), int64(p.InUse), status(down),
+			p.Dials, p.DialErrors, yesNo(failing), p.RefusedDials, p.DialState, dialStateSince(p), p.LastDialError}
+		if b, ok := sn.roles[p.Backend]; ok {
+			lag := any(nil)
+			if b.Lag >= 0 && !b.Writer {
+				lag = b.Lag.Milliseconds()
+			}
+			row = append(row, b.Role, b.State, b.Why, b.Since.UTC().Format(time.RFC3339), yesNo(b.ReadOnly),
+				yesNo(b.Replicating), lag, b.GTID)
+		} else {
+			row = append(row, "", "", "", "", nil, nil, nil, nil)
+		}
+		rows = append(rows, row)
 	}
 	return resultset(names, rows)
 }
@@ -91,6 +104,9 @@ func (h *handler) showStats(string) (*mysql.Result, error) {
 		{"resets", sn.resets},
 		{"acquire_timeouts", sn.acquireTimeouts},
 		{"backend_errors", sn.backendErrors},
+		{"replica_reads", sn.replicaReads},
+		{"gtid_waits", sn.gtidWaits},
+		{"gtid_wait_fallbacks", sn.gtidFallbacks},
 		{"paused", paused},
 		{"pinned_clients", uint64(sn.pinnedClients)},
 		{"stmt_cache_entries", uint64(sn.stmtCached)},

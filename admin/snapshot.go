@@ -15,6 +15,9 @@ type snapshot struct {
 	authFailures uint64
 
 	queries, commands, borrows, syncs, resets, acquireTimeouts, backendErrors uint64
+	replicaReads, gtidWaits, gtidFallbacks                                    uint64
+
+	roles map[string]proxy.BackendState // the monitor's view, by address (empty without roles)
 
 	stmtCached                   int
 	stmtCacheHits, stmtCacheMiss uint64
@@ -37,11 +40,16 @@ func (s *Server) takeSnapshot() snapshot {
 		queries: st.Queries.Load(), commands: st.Commands.Load(), borrows: st.Borrows.Load(),
 		syncs: st.Syncs.Load(), resets: st.Resets.Load(), acquireTimeouts: st.AcquireTimeouts.Load(),
 		backendErrors: st.BackendErrors.Load(),
-		paused:        r.Paused(),
-		sessions:      r.Sessions(),
-		reasons:       pinReasons(),
+		replicaReads:  st.ReplicaReads.Load(), gtidWaits: st.GTIDWaits.Load(), gtidFallbacks: st.GTIDFallbacks.Load(),
+		roles:    make(map[string]proxy.BackendState),
+		paused:   r.Paused(),
+		sessions: r.Sessions(),
+		reasons:  pinReasons(),
 	}
 	sn.stmtCached, sn.stmtCacheHits, sn.stmtCacheMiss = r.StmtCacheStats()
+	for _, b := range r.BackendStates() {
+		sn.roles[b.Addr] = b
+	}
 	for _, p := range r.Pools() {
 		sn.pools = append(sn.pools, p.Stats())
 	}

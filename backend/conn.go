@@ -48,6 +48,8 @@ type Conn struct {
 
 	// ThreadID is the server's connection id (set at login).
 	ThreadID uint32
+	// Addr is the server's address (set at login).
+	Addr string
 	// Key is fixed at login.
 	Key Key
 	// Caps are the capabilities negotiated at login.
@@ -99,6 +101,9 @@ type Dialer struct {
 
 // SetTLS makes new connections use TLS with cfg (nil: none). Open connections keep theirs.
 func (d *Dialer) SetTLS(cfg *tls.Config) { d.tls.Store(cfg) }
+
+// TLS is what SetTLS set.
+func (d *Dialer) TLS() *tls.Config { return d.tls.Load() }
 
 func (d *Dialer) timeout() time.Duration {
 	if d.Timeout == nil {
@@ -206,6 +211,7 @@ func (d *Dialer) Dial(ctx context.Context, key Key, db string) (*Conn, error) {
 	c := &Conn{
 		Conn:     wire.NewConn(nc, readBufferSize, writeBufferSize),
 		ThreadID: cc.GetConnectionID(),
+		Addr:     d.Addr,
 		Key:      key,
 		Caps:     caps,
 		Version:  cc.GetServerVersion(),

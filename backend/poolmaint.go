@@ -22,6 +22,13 @@ func (p *Pool) SetSettings(s Settings) {
 	quitAll(quit)
 }
 
+// Settings returns the limits in force.
+func (p *Pool) Settings() Settings {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.set
+}
+
 // Close closes idle connections, ends the waits and dials in progress and fails later Acquires
 // with ErrPoolClosed; lent connections close on Release.
 func (p *Pool) Close() {

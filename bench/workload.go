@@ -50,6 +50,7 @@ func workloads() []workload {
 		{name: "idle", about: "open the connections and hold them idle (RSS per connection with -target-pid)", mode: idle},
 		{name: "large-result", about: "SELECT every row of bench_large (-result-rows rows): MB/s", large: true, do: doLargeResult},
 		{name: "prepared", about: "server-side prepared point selects (COM_STMT_EXECUTE)", open: openPrepared, do: doPrepared},
+		{name: "read-heavy", about: "10 point selects and 1 UPDATE, each in autocommit (what a read/write split serves)", interpolate: true, do: doReadHeavy},
 		{name: "orm-mix", about: "SET NAMES, sql_mode, time_zone on each connection, then point selects", interpolate: true, open: openORM, do: doPointSelect},
 	}
 }
@@ -144,6 +145,19 @@ func doReadWrite(ctx context.Context, s *session, t *tally) error {
 		}
 		return nil
 	})
+}
+
+// doReadHeavy is ten autocommit point selects and one autocommit UPDATE: a web page's reads and
+// its one write, with no transaction around them.
+func doReadHeavy(ctx context.Context, s *session, t *tally) error {
+	if err := s.pointSelects(ctx, t); err != nil {
+		return err
+	}
+	if _, err := s.conn.ExecContext(ctx, s.plan.updateK[s.table()], s.id()); err != nil {
+		return err
+	}
+	t.queries++
+	return nil
 }
 
 func doLargeResult(ctx context.Context, s *session, t *tally) error {

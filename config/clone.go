@@ -7,6 +7,7 @@ func (c *Config) Clone() *Config {
 	n := *c
 	n.Backends = slices.Clone(c.Backends)
 	n.Users = slices.Clone(c.Users)
+	n.Rules = slices.Clone(c.Rules)
 	return &n
 }
 

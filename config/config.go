@@ -11,6 +11,8 @@ type Config struct {
 	Backends []BackendConfig `toml:"backends"`
 	Users    []UserConfig    `toml:"users"`
 	Admin    AdminConfig     `toml:"admin"`
+	Routing  RoutingConfig   `toml:"routing"`
+	Rules    []RuleConfig    `toml:"rules"`
 }
 
 // ProxyConfig is the [proxy] table: the client-facing listener.
@@ -69,6 +71,11 @@ type BackendConfig struct {
 	TLS string `toml:"tls"`
 	// TLSCA is a PEM file of the authorities the verify modes trust; empty: the system's.
 	TLSCA string `toml:"tls_ca"`
+	// Role (v1.1) is primary or replica; empty (every backend) keeps v1's equivalent backends.
+	// The monitor decides who is primary at run time (read_only), the role is where it starts.
+	Role string `toml:"role"`
+	// Weight (v1.1) is the backend's share of reads among replicas (0: 1).
+	Weight int `toml:"weight"`
 }
 
 // Cap returns the connection cap in force for this backend under pool p.
@@ -88,6 +95,8 @@ type UserConfig struct {
 	// spoken by clients of every age) or "caching_sha2_password" (what MySQL 8 and later
 	// clients start with; needed by clients without mysql_native_password).
 	AuthPlugin string `toml:"auth_plugin"`
+	// ReadYourWrites overrides [routing] read_your_writes for this user.
+	ReadYourWrites string `toml:"read_your_writes"`
 }
 
 // Authentication plugins a [[users]] entry may name.
@@ -126,6 +135,7 @@ type AdminConfig struct {
 // Backends and users have no defaults: the file must name them.
 func Defaults() Config {
 	return Config{
+		Routing: defaultRouting(),
 		Proxy: ProxyConfig{
 			Listen:               "127.0.0.1:6033",
 			MaxClientConnections: 10000,

@@ -437,3 +437,52 @@ func TestBackendClientTLS(t *testing.T) {
 		}
 	}
 }
+
+func TestParseRouting(t *testing.T) {
+	c, err := Parse([]byte(`
+[[backends]]
+address = "127.0.0.1:3306"
+role = "primary"
+[[backends]]
+address = "127.0.0.1:3307"
+role = "replica"
+weight = 3
+[[users]]
+name = "app"
+read_your_writes = "gtid"
+[routing]
+read_your_writes = "primary"
+max_replica_lag = "2s"
+[[rules]]
+match = "^SELECT .* FROM reports"
+to = "replica"
+[[rules]]
+digest = "SELECT * FROM t WHERE id = ?"
+to = "primary"
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !c.HasRoles() || c.Backends[1].ReadWeight() != 3 || c.Backends[0].ReadWeight() != 1 ||
+		c.Users[0].ReadYourWrites != RYWGTID || c.Routing.ReadYourWrites != RYWPrimary ||
+		c.Routing.MaxReplicaLag.Duration != 2*time.Second || c.Routing.MonitorInterval.Duration != 500*time.Millisecond ||
+		len(c.Rules) != 2 || c.Rules[1].To != RolePrimary {
+		t.Fatalf("parsed: %+v %+v %+v", c.Backends, c.Routing, c.Rules)
+	}
+	for _, bad := range []struct{ toml, key string }{
+		{"[[backends]]\naddress = \"a:1\"\nrole = \"writer\"\n[[users]]\nname = \"u\"", "backends[0].role"},
+		{"[[backends]]\naddress = \"a:1\"\nrole = \"replica\"\n[[users]]\nname = \"u\"", "backends"},
+		{"[[backends]]\naddress = \"a:1\"\nrole = \"primary\"\n[[backends]]\naddress = \"b:1\"\n[[users]]\nname = \"u\"", "backends"},
+		{minimal + "[routing]\nread_your_writes = \"always\"", "routing.read_your_writes"},
+		{minimal + "[routing]\nlag = \"1s\"", "routing.lag"},
+		{"[[backends]]\naddress = \"a:1\"\nrole = \"primary\"\n[[users]]\nname = \"u\"\n[[rules]]\nmatch = \"(\"\nto = \"replica\"", "rules[0].match"},
+		{"[[backends]]\naddress = \"a:1\"\nrole = \"primary\"\n[[users]]\nname = \"u\"\n[[rules]]\nmatch = \"x\"\nto = \"elsewhere\"", "rules[0].to"},
+		{minimal + "[[rules]]\nmatch = \"x\"\nto = \"replica\"", "rules"},
+	} {
+		_, err := Parse([]byte(bad.toml))
+		var ce *Error
+		if !errors.As(err, &ce) || !strings.Contains(err.Error(), bad.key) {
+			t.Errorf("%q: got %v, want an error naming %s", bad.toml, err, bad.key)
+		}
+	}
+}

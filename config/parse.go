@@ -20,6 +20,8 @@ type document struct {
 	Backends []toml.Primitive `toml:"backends"`
 	Users    []toml.Primitive `toml:"users"`
 	Admin    AdminConfig      `toml:"admin"`
+	Routing  RoutingConfig    `toml:"routing"`
+	Rules    []toml.Primitive `toml:"rules"`
 }
 
 // Load reads and parses the TOML file at path; see Parse.
@@ -37,12 +39,12 @@ func Load(path string) (*Config, error) {
 // joined, each an *Error naming its key.
 func Parse(data []byte) (*Config, error) {
 	c := Defaults()
-	doc := document{Proxy: c.Proxy, Pool: c.Pool, Admin: c.Admin}
+	doc := document{Proxy: c.Proxy, Pool: c.Pool, Admin: c.Admin, Routing: c.Routing}
 	md, err := toml.Decode(string(data), &doc)
 	if err != nil {
 		return nil, tomlError(err)
 	}
-	c.Proxy, c.Pool, c.Admin = doc.Proxy, doc.Pool, doc.Admin
+	c.Proxy, c.Pool, c.Admin, c.Routing = doc.Proxy, doc.Pool, doc.Admin, doc.Routing
 
 	problems := unknownTableKeys(md.Keys())
 	backends, set, err := decodeTables[BackendConfig](&md, "backends", doc.Backends, &problems)
@@ -53,7 +55,11 @@ func Parse(data []byte) (*Config, error) {
 	if err != nil {
 		return nil, err
 	}
-	c.Backends, c.Users = backends, users
+	rules, _, err := decodeTables[RuleConfig](&md, "rules", doc.Rules, &problems)
+	if err != nil {
+		return nil, err
+	}
+	c.Backends, c.Users, c.Rules = backends, users, rules
 
 	// BackendConfig uses 0 for "inherit the pool's cap", so an explicit 0
 	// can only be caught here, while we still know it was written.
@@ -131,9 +137,10 @@ func elementError(err error, name string, i int, later []map[string]any) *Error 
 // "listen" without a word.
 func unknownTableKeys(keys []toml.Key) []error {
 	sections := map[string]map[string]bool{
-		"proxy": tomlFields(reflect.TypeFor[ProxyConfig]()),
-		"pool":  tomlFields(reflect.TypeFor[PoolConfig]()),
-		"admin": tomlFields(reflect.TypeFor[AdminConfig]()),
+		"proxy":   tomlFields(reflect.TypeFor[ProxyConfig]()),
+		"pool":    tomlFields(reflect.TypeFor[PoolConfig]()),
+		"admin":   tomlFields(reflect.TypeFor[AdminConfig]()),
+		"routing": tomlFields(reflect.TypeFor[RoutingConfig]()),
 	}
 	var problems []error
 	seen := map[string]bool{}
@@ -144,7 +151,7 @@ func unknownTableKeys(keys []toml.Key) []error {
 		}
 	}
 	for _, k := range keys {
-		if k[0] == "backends" || k[0] == "users" {
+		if k[0] == "backends" || k[0] == "users" || k[0] == "rules" {
 			continue
 		}
 		fields, ok := sections[k[0]]

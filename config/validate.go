@@ -41,6 +41,7 @@ func (c *Config) problems() []error {
 
 	p.backends(c.Backends)
 	p.users(c.Users)
+	p.routing(c)
 	p.listeners(c.Proxy, c.Admin)
 	if c.Admin.Listen != "" && c.Admin.User == "" {
 		p.add("admin.user", "required when admin.listen is set")

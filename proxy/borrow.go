@@ -27,32 +27,19 @@ func connState(c *backend.Conn) *sessionState {
 	return st
 }
 
-// acquire returns the connection the next command runs on, with the session's state applied.
-func (s *Session) acquire(needLastInsertID bool) (*backend.Conn, error) {
+// acquire returns the connection the next command (effects e, text q; nil for commands other
+// than statements) runs on, with the session's state applied.
+func (s *Session) acquire(e *effects, q []byte) (*backend.Conn, error) {
+	s.leaveReplica(e, q)
 	if s.be == nil {
-		s.r.waitGate()
-		want := backend.Want{Key: s.key, DB: s.db, State: anyState(s.state), Abort: s.killWait}
-		c, err := s.pool.Acquire(context.Background(), want)
-		if errors.Is(err, backend.ErrPoolClosed) {
-			// A reload removed this session's backend: move to a current one (nothing is
-			// pinned, or the session would still hold its connection).
-			s.pool = s.r.pickPool()
-			s.mu.Lock()
-			s.shownBackend = s.pool.Addr()
-			s.mu.Unlock()
-			c, err = s.pool.Acquire(context.Background(), want)
-		}
-		if err != nil {
-			if errors.As(err, new(*backend.AcquireTimeoutError)) {
+		if err := s.borrow(e, q); err != nil {
+			if errors.As(err, new(*backend.AcquireTimeoutError)) || errors.As(err, new(*NoWriterError)) {
 				s.r.stats.AcquireTimeouts.Add(1)
 			}
 			return nil, err
 		}
-		s.r.stats.Borrows.Add(1)
-		s.be = c
-		s.held.Store(c)
 	}
-	if err := s.sync(needLastInsertID); err != nil {
+	if err := s.sync(e != nil && e.has(featLastInsertID)); err != nil {
 		var se *syncError
 		if errors.As(err, &se) && !se.stateLost {
 			if err := s.releaseIfFree(); err != nil {
@@ -64,6 +51,94 @@ func (s *Session) acquire(needLastInsertID bool) (*backend.Conn, error) {
 		return nil, err
 	}
 	return s.be, nil
+}
+
+// borrow takes a connection from the pool the statement is routed to (route.go; without
+// backend roles, the session's own). A replica that has not applied the session's last write
+// within gtid_wait_timeout is given back for the writer. A pool that loses its role while the
+// statement waits for it (the writer fails, a replica lags) ends the wait, and the statement,
+// not sent yet, is routed again.
+func (s *Session) borrow(e *effects, q []byte) error {
+	s.r.waitGate()
+	for {
+		h := s.r.hg.Load()
+		t, err := s.route(e, q)
+		if err != nil {
+			return err
+		}
+		err = s.borrowFrom(t)
+		if errors.Is(err, context.Canceled) {
+			if err := s.r.awaitChange(h, s.killWait); err != nil {
+				return err
+			}
+			continue
+		}
+		if err != nil || !t.replica {
+			return err
+		}
+		if t.gtid == "" {
+			s.r.stats.ReplicaReads.Add(1)
+			return nil
+		}
+		s.r.stats.GTIDWaits.Add(1)
+		caughtUp, err := s.waitForGTID(s.be, t.gtid)
+		if err != nil {
+			s.discardBackend()
+			return err
+		}
+		if caughtUp {
+			s.r.stats.ReplicaReads.Add(1)
+			return nil
+		}
+		s.r.stats.GTIDFallbacks.Add(1)
+		if err := s.releaseIfFree(); err != nil {
+			s.discardBackend()
+		}
+		for {
+			h := s.r.hg.Load()
+			if t, err = s.r.writer(s.killWait); err != nil {
+				return err
+			}
+			if err = s.borrowFrom(t); !errors.Is(err, context.Canceled) {
+				return err
+			}
+			if err := s.r.awaitChange(h, s.killWait); err != nil {
+				return err
+			}
+		}
+	}
+}
+
+// borrowFrom takes a connection of t's pool for the session.
+func (s *Session) borrowFrom(t target) error {
+	if t.pool != s.pool {
+		s.pool = t.pool
+		s.mu.Lock()
+		s.shownBackend = t.pool.Addr()
+		s.mu.Unlock()
+	}
+	want := backend.Want{Key: s.key, DB: s.db, State: anyState(s.state), Abort: s.killWait}
+	c, err := s.pool.Acquire(t.ctx, want)
+	if errors.Is(err, backend.ErrPoolClosed) && s.r.routing.Load() == nil {
+		// A reload removed this session's backend: move to a current one (nothing is pinned,
+		// or the session would still hold its connection). With roles, the statement is routed
+		// again.
+		s.pool = s.r.pickPool()
+		s.mu.Lock()
+		s.shownBackend = s.pool.Addr()
+		s.mu.Unlock()
+		c, err = s.pool.Acquire(context.Background(), want)
+	}
+	if errors.Is(err, backend.ErrPoolClosed) {
+		err = context.Canceled
+	}
+	if err != nil {
+		return err
+	}
+	s.r.stats.Borrows.Add(1)
+	s.be = c
+	s.held.Store(c)
+	return nil
 }
 
 // syncError is a replay the server refused. stateLost: the connection's state is no longer

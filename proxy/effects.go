@@ -130,6 +130,34 @@ type effects struct {
 
 func (e *effects) has(f uint32) bool { return e.feats&f != 0 }
 
+// plainRead reports whether the statement is proven a plain read: a SELECT (or WITH, VALUES,
+// TABLE) alone, that writes nothing (no INTO), locks nothing (no FOR UPDATE / SHARE, LOCK IN
+// SHARE MODE, named locks), calls no stored function or sequence, and pins nothing. Only such a
+// statement may go to a replica.
+func (e *effects) plainRead() bool {
+	return isSelectKind(e.kw) && !e.multi && e.pins == 0 && len(e.assigned) == 0 && !e.setsInsertID &&
+		!e.has(featInto|featLockingRead|featLock|featGetLock|featReleaseLock|featSequence|featStoredFn|featKill)
+}
+
+// harmlessRead reports whether a statement a rule sends to a replica may go there: a plain
+// read, or a SHOW / DESCRIBE / EXPLAIN that pins nothing.
+func (e *effects) harmlessRead() bool {
+	return e.plainRead() || (e.kw == kwShow || e.kw == kwDescribe || e.kw == kwExplain) && !e.multi && e.pins == 0
+}
+
+// writes reports whether the statement may write (read-your-writes starts from it).
+func (e *effects) writes() bool {
+	if e.plainRead() {
+		return false
+	}
+	switch e.kw {
+	case kwSet, kwUse, kwShow, kwDescribe, kwExplain, kwBegin, kwStart, kwRollback, kwSavepoint,
+		kwRelease, kwKill, kwHarmless:
+		return e.multi
+	}
+	return true
+}
+
 // usesTables reports whether the statement may use a table, and so start a new diagnostics area
 // (MariaDB keeps the previous statement's warnings through statements that use none).
 func (e *effects) usesTables() bool {

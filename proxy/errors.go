@@ -46,6 +46,10 @@ func clientError(err error) *wire.Error {
 	if errors.As(err, &te) {
 		return &wire.Error{Code: codeAcquireTimeout, SQLState: "HY000", Message: te.Error()}
 	}
+	var nw *NoWriterError
+	if errors.As(err, &nw) {
+		return &wire.Error{Code: codeAcquireTimeout, SQLState: "HY000", Message: nw.Error()}
+	}
 	if errors.Is(err, backend.ErrAborted) {
 		return errInterrupted
 	}

@@ -58,6 +58,7 @@ func Start(cfg *config.Config, log *slog.Logger) (*Instance, error) {
 	in.router = NewRouter(nil, in.users, routerSettings(cfg), log)
 	in.router.onCatalog = in.catalogRead
 	in.router.SetPools(in.buildPools(cfg))
+	in.router.SetRouting(cfg, in.users.Password, in.dialer)
 
 	version := fallbackVersion
 	ctx, cancel := context.WithTimeout(context.Background(), cfg.Pool.ConnectTimeout.Duration)
@@ -72,6 +73,7 @@ func Start(cfg *config.Config, log *slog.Logger) (*Instance, error) {
 	if cfg.Proxy.TLSCert != "" {
 		cert, err := tls.LoadX509KeyPair(cfg.Proxy.TLSCert, cfg.Proxy.TLSKey)
 		if err != nil {
+			in.router.StopMonitor()
 			in.closePools()
 			return nil, fmt.Errorf("proxy.tls_cert: %w", err)
 		}
@@ -84,6 +86,7 @@ func Start(cfg *config.Config, log *slog.Logger) (*Instance, error) {
 		TLS:              tlsConf,
 	}, in.users, in.router, log)
 	if err != nil {
+		in.router.StopMonitor()
 		in.closePools()
 		return nil, err
 	}
@@ -91,6 +94,7 @@ func Start(cfg *config.Config, log *slog.Logger) (*Instance, error) {
 	ln, err := net.Listen("tcp", cfg.Proxy.Listen)
 	if err != nil {
 		front.Close()
+		in.router.StopMonitor()
 		in.closePools()
 		return nil, fmt.Errorf("listen %s: %w", cfg.Proxy.Listen, err)
 	}
@@ -208,6 +212,7 @@ func (in *Instance) Reload(cfg *config.Config) error {
 	}
 	in.connectTimeout.Store(int64(cfg.Pool.ConnectTimeout.Duration))
 	in.router.SetPools(in.buildPools(cfg))
+	in.router.SetRouting(cfg, in.users.Password, in.dialer)
 	in.router.SetSettings(routerSettings(cfg))
 	in.front.SetLimits(cfg.Proxy.MaxClientConnections, cfg.Proxy.HandshakeTimeout.Duration)
 	in.mu.Lock()
@@ -237,8 +242,16 @@ func (in *Instance) Shutdown(ctx context.Context) error {
 	}
 	in.cancel()
 	in.front.Close()
+	in.router.StopMonitor()
 	in.closePools()
 	return err
+}
+
+// dialer is the pool's dialer of backend addr.
+func (in *Instance) dialer(addr string) *backend.Dialer {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	return in.dialers[addr]
 }
 
 func (in *Instance) closePools() {

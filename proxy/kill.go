@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"strconv"
@@ -82,33 +83,84 @@ func (s *Session) kill(query bool, id uint64) error {
 	if target.pendKill() {
 		return s.writeOK(1)
 	}
-	// Borrow first: holding the target's killMu while waiting for a connection could wait on
-	// the target itself, which cannot give its connection back meanwhile.
-	be, err := s.acquire(false)
-	if err != nil {
+	// The KILL goes to the server the statement runs on (with backend roles, any of them), on
+	// a connection borrowed for it first: holding the target's killMu while waiting for one
+	// could wait on the target itself, which cannot give its connection back meanwhile. A
+	// round trip, not run1: a KILL cannot itself be killed, and run1 would take this session's
+	// killMu under the target's (two sessions killing each other would deadlock).
+	for range 3 {
+		victim := target.held.Load()
+		var pool *backend.Pool
+		if victim != nil {
+			pool = s.r.poolFor(victim.Addr)
+		}
+		var c *backend.Conn
+		if pool != nil {
+			var err error
+			if c, err = s.killConn(pool); err != nil {
+				s.c.Seq = 1
+				return s.c.WriteError(clientError(err))
+			}
+		}
+		target.killMu.Lock()
+		cur := target.held.Load()
+		if !target.running || cur == nil || c == nil {
+			// The statement ended while this session waited for a connection.
+			target.markKilled()
+			target.killMu.Unlock()
+			return s.endKill(pool, c, nil)
+		}
+		if cur.Addr != c.Addr {
+			target.killMu.Unlock() // it moved to another server meanwhile
+			if err := s.endKill(pool, c, nil); err != nil {
+				return err
+			}
+			continue
+		}
+		err := c.Roundtrip(append([]byte{byte(wire.ComQuery)}, "KILL QUERY "+strconv.FormatUint(uint64(cur.ThreadID), 10)...))
+		target.killMu.Unlock()
+		return s.endKill(pool, c, err)
+	}
+	return s.writeOK(1)
+}
+
+// killConn returns a connection to pool's server for a KILL: the session's own when it holds
+// one there, else one borrowed for the KILL alone.
+func (s *Session) killConn(pool *backend.Pool) (*backend.Conn, error) {
+	if s.be != nil && s.be.Addr == pool.Addr() {
+		return s.be, nil
+	}
+	return pool.Acquire(context.Background(), backend.Want{Key: s.key, DB: s.db})
+}
+
+// endKill gives back a connection killConn borrowed and answers the KILL: err is the server's
+// answer to it (nil: OK).
+func (s *Session) endKill(pool *backend.Pool, c *backend.Conn, err error) error {
+	var we *wire.Error
+	broken := err != nil && !errors.As(err, &we)
+	if c != nil && c != s.be {
+		if broken {
+			pool.Discard(c)
+		} else {
+			pool.Release(c)
+		}
+	} else if broken {
+		return s.lost(err)
+	}
+	if we != nil {
+		s.c.Seq = 1
+		return s.c.WriteError(we)
+	}
+	if broken {
 		s.c.Seq = 1
 		return s.c.WriteError(clientError(err))
 	}
-	target.killMu.Lock()
-	defer target.killMu.Unlock()
-	victim := target.held.Load()
-	if !target.running || victim == nil {
-		// The statement ended while this session waited for a connection.
-		target.markKilled()
-		if err := s.releaseIfFree(); err != nil {
-			return s.lost(err)
-		}
-		return s.writeOK(1)
-	}
-	// A round trip on this session's connection, not run1: a KILL cannot itself be killed, and
-	// run1 would take this session's killMu under the target's (two sessions killing each other
-	// would deadlock).
-	return s.roundtrip(be, "KILL QUERY "+strconv.FormatUint(uint64(victim.ThreadID), 10))
+	return s.writeOK(1)
 }
 
 // killServerThread sends KILL [QUERY] id for a server thread id to the session's backend.
 func (s *Session) killServerThread(query bool, id uint64) error {
-	be, err := s.acquire(false)
+	be, err := s.acquire(nil, nil)
 	if err != nil {
 		s.c.Seq = 1
 		return s.c.WriteError(clientError(err))

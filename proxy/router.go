@@ -52,6 +52,13 @@ type Router struct {
 	// onCatalog is told when a backend's catalog was read (its pool's limits may follow it).
 	onCatalog func(addr string)
 
+	// Routing by backend role (route.go): nil without roles. hg is rebuilt by the monitor.
+	routing atomic.Pointer[routing]
+	hg      atomic.Pointer[hostgroups]
+	hgMu    sync.Mutex // serialises the hostgroups' replacements (onRound)
+	monMu   sync.Mutex
+	mon     *monitor // guarded by monMu
+
 	// knownDBs caches recent successful checks of the database named at login ("user\x00db").
 	dbMu     sync.Mutex
 	knownDBs map[string]time.Time
@@ -70,6 +77,10 @@ type Stats struct {
 	Resets          atomic.Uint64 // COM_RESET_CONNECTION sent to clean a connection
 	AcquireTimeouts atomic.Uint64 // ERROR 9001 sent
 	BackendErrors   atomic.Uint64 // backend connections lost mid-command
+	// With backend roles (route.go):
+	ReplicaReads  atomic.Uint64 // statements sent to a replica
+	GTIDWaits     atomic.Uint64 // replica reads that first waited for the session's GTID
+	GTIDFallbacks atomic.Uint64 // of those, the replica had not caught up: the read went to the writer
 }
 
 // NewRouter creates a router over pools (one per backend server); users are the accounts
@@ -107,6 +118,11 @@ func (r *Router) SetPools(pools []*backend.Pool) {
 }
 
 func (r *Router) pickPool() *backend.Pool {
+	if h := r.hg.Load(); h != nil && h.writer != nil {
+		return h.writer // with roles: the writer, when there is one, else a reader
+	} else if h != nil && len(h.readers) > 0 {
+		return h.readers[0].pool
+	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	p := r.pools[r.next%len(r.pools)]

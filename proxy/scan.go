@@ -28,6 +28,8 @@ const (
 	featSelect                             // SELECT as a word
 	featConnectionID                       // CONNECTION_ID(): the server thread of the moment
 	featReleaseAll                         // RELEASE_ALL_LOCKS(
+	featLockingRead                        // FOR UPDATE, FOR SHARE, LOCK IN SHARE MODE
+	featInto                               // INTO (of a SELECT: variables, OUTFILE, DUMPFILE)
 )
 
 // stmtScan is what the pass found.
@@ -148,7 +150,12 @@ func scanStatement(q []byte, mode lexMode) stmtScan {
 				blocks--
 			}
 		case "INTO":
+			sc.feats |= featInto
 			sc.into(&l)
+		case "FOR":
+			if l.isAnyWord(l.peek(), "UPDATE", "SHARE") {
+				sc.feats |= featLockingRead
+			}
 		case "NEXT", "PREVIOUS":
 			if l.is(l.peek(), "VALUE") {
 				sc.feats |= featSequence
@@ -205,7 +212,7 @@ func featureWord(w []byte) uint32 {
 	case "TEMPORARY":
 		return featTemporary
 	case "LOCK":
-		return featLock
+		return featLock // LOCK IN SHARE MODE is read by plainRead through featLock too
 	case "EXPORT":
 		return featExport
 	case "KILL":

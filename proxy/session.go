@@ -56,7 +56,11 @@ type Session struct {
 	state     *sessionState // variables; from login (character set), session tracking, SET, gather
 	values    connValues    // LAST_INSERT_ID(), FOUND_ROWS(), ROW_COUNT(): from responses and gather
 	lastGTID  string        // from session tracking; what @@last_gtid must return
-	pins      PinReason     // written by settle.go only (and the reset paths)
+	// lastWrite is when the session last wrote on the writer, and confirmed which replica has
+	// applied which of its GTIDs (read-your-writes, route.go).
+	lastWrite time.Time
+	confirmed map[string]string
+	pins      PinReason // written by settle.go only (and the reset paths)
 
 	// What keeps pins alive, so each pin ends when its cause does.
 	stmts       map[uint32]*clientStmt // binary prepared statements, by the id the client knows
@@ -425,7 +429,11 @@ func (s *Session) dispatch(pkt []byte) error {
 // is the effects of a COM_QUERY, nil for other commands.
 func (s *Session) forward(pkt []byte, shape respShape, e *effects) error {
 	s.relay.out = outcome{}
-	be, err := s.acquire(e != nil && e.has(featLastInsertID))
+	var q []byte
+	if e != nil {
+		q = pkt[1:]
+	}
+	be, err := s.acquire(e, q)
 	if err != nil {
 		s.c.Seq = 1
 		return s.c.WriteError(clientError(err))
@@ -532,14 +540,12 @@ func (s *Session) run1(be *backend.Conn, pkt []byte, shape respShape, e *effects
 		// and the client is closed too, as a direct one would be; a session whose state the
 		// proxy holds goes on with another connection.
 		hard := s.pins&^softPins != 0
-		s.discardBackend()
 		s.r.stats.BackendErrors.Add(1)
 		if hard {
+			s.discardBackend()
 			return errQuit
 		}
-		s.pins &^= softPins
-		s.values.unsure, s.diagDirty = 0, false
-		s.pendingVars = s.pendingVars[:0]
+		s.dropSoft()
 		return nil
 	}
 	if err := s.releaseIfFree(); err != nil {
@@ -558,6 +564,14 @@ func (s *Session) lost(err error) error {
 	}
 	s.discardBackend()
 	return err
+}
+
+// dropSoft discards a connection the session holds for soft pins only, and what they kept.
+func (s *Session) dropSoft() {
+	s.discardBackend()
+	s.pins &^= softPins
+	s.values.unsure, s.diagDirty = 0, false
+	s.pendingVars = s.pendingVars[:0]
 }
 
 func (s *Session) discardBackend() {

@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/mysqlmux/mysqlmux/internal/wire"
 )
@@ -53,6 +54,9 @@ func (s *Session) settle(cmd wire.Command, arg string, e *effects) {
 		next = next.withVars(vs)
 	}
 	explained := cmd == wire.ComInitDB
+	if e != nil && e.writes() && s.r.routing.Load() != nil {
+		s.lastWrite = time.Now() // read-your-writes counts from here
+	}
 	if e != nil {
 		explained = e.explains
 		next = s.applyEffects(e, next, ok, partial)

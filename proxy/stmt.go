@@ -75,7 +75,7 @@ func (s *Session) stmtPrepare(pkt []byte) error {
 	key := s.stmtKey(text)
 	var lostErr error
 	meta, err := s.r.metas.getOrPrepare(key, func() (*stmtMeta, error) {
-		be, err := s.acquire(false)
+		be, err := s.acquire(nil, nil)
 		if err != nil {
 			return nil, err
 		}
@@ -282,7 +282,7 @@ func (s *Session) stmtExecute(pkt []byte) error {
 	// server reports nothing at the end of a result set. One that reads LAST_INSERT_ID() or
 	// another value the session answers must see the session's, not another client's.
 	e := cs.meta.effects(&s.r.parsers, s.analysisCtx())
-	be, err := s.acquire(e.has(featLastInsertID))
+	be, err := s.acquire(e, cs.meta.query)
 	if err != nil {
 		s.c.Seq = 1
 		return s.c.WriteError(clientError(err))

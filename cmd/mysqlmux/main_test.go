@@ -67,6 +67,7 @@ func TestCheck(t *testing.T) {
 	}{
 		{"valid", base, 0, "configuration is valid"},
 		{"example", "", 0, "configuration is valid"},
+		{"replicas example", "", 0, "configuration is valid"},
 		{"cap zero", "[pool]\nmax_connections = 0\n" + base, 1, "pool.max_connections"},
 		{"unknown key", "[proxy]\nlisen = \"x\"\n" + base, 1, "proxy.lisen"},
 		{"syntax", "[proxy\n" + base, 1, "(line 2)"},
@@ -74,7 +75,9 @@ func TestCheck(t *testing.T) {
 	}
 	for _, c := range cases {
 		path := "../../examples/mysqlmux.toml"
-		if c.name != "example" {
+		if c.name == "replicas example" {
+			path = "../../examples/replicas.toml"
+		} else if c.name != "example" {
 			path = write(strings.ReplaceAll(c.name, " ", "_")+".toml", c.body)
 		}
 		out, code := mysqlmux(t, "-config", path, "-check")

@@ -627,6 +627,8 @@ func (s *Server) setup() error {
 	if _, err := conn.ExecContext(ctx, "SET SESSION sql_log_bin = 0"); err != nil {
 		return err
 	}
+	// The connection goes back to the admin pool: later statements must reach the binary log.
+	defer func() { _, _ = conn.ExecContext(context.Background(), "SET SESSION sql_log_bin = 1") }()
 
 	// Anonymous users shadow 'app'@'%' for clients on 127.0.0.1: drop them all.
 	rows, err := conn.QueryContext(ctx, "SELECT Host FROM mysql.user WHERE User = ''")

@@ -25,6 +25,12 @@ const (
 	replPassword = "replsecret"
 )
 
+// replAccount creates the replication account; every server has it, so any can be promoted.
+var replAccount = []string{
+	"CREATE USER IF NOT EXISTS " + quote(replUser) + "@'%' IDENTIFIED BY " + quote(replPassword),
+	"GRANT REPLICATION SLAVE, REPLICATION SLAVE ADMIN ON *.* TO " + quote(replUser) + "@'%'",
+}
+
 // StartReplication starts a primary and n replicas (Options apply to each, server ids and the
 // binary log added) and waits until every replica replicates. They stop in tb.Cleanup.
 func StartReplication(tb testing.TB, n int, opts Options) *Replication {
@@ -37,21 +43,17 @@ func StartReplication(tb testing.TB, n int, opts Options) *Replication {
 		return o
 	}
 	r := &Replication{Primary: StartTB(tb, withID(1, false))}
-	if err := r.Primary.Exec("SET SESSION sql_log_bin = 0"); err != nil {
-		tb.Fatal(err)
-	}
-	for _, q := range []string{
-		"CREATE USER IF NOT EXISTS " + quote(replUser) + "@'%' IDENTIFIED BY " + quote(replPassword),
-		"GRANT REPLICATION SLAVE, REPLICATION SLAVE ADMIN ON *.* TO " + quote(replUser) + "@'%'",
-	} {
+	for _, q := range replAccount {
 		if err := r.Primary.execNoBinlog(q); err != nil {
 			tb.Fatalf("primary: %s: %v", q, err)
 		}
 	}
 	for i := range n {
 		rep := StartTB(tb, withID(2+i, true))
-		if err := rep.execNoBinlog("CREATE USER IF NOT EXISTS " + quote(replUser) + "@'%' IDENTIFIED BY " + quote(replPassword)); err != nil {
-			tb.Fatal(err)
+		for _, q := range replAccount {
+			if err := rep.execNoBinlog(q); err != nil {
+				tb.Fatalf("replica %d: %s: %v", i+1, q, err)
+			}
 		}
 		if err := rep.ReplicateFrom(r.Primary); err != nil {
 			tb.Fatalf("replica %d: %v", i+1, err)
@@ -73,6 +75,8 @@ func (s *Server) execNoBinlog(q string) error {
 	if _, err := conn.ExecContext(ctx, "SET SESSION sql_log_bin = 0"); err != nil {
 		return err
 	}
+	// The connection goes back to the admin pool: later statements must reach the binary log.
+	defer func() { _, _ = conn.ExecContext(context.Background(), "SET SESSION sql_log_bin = 1") }()
 	_, err = conn.ExecContext(ctx, q)
 	return err
 }
