@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"fmt"
 	"math"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -193,4 +194,61 @@ func TestReadWriteSplit(t *testing.T) {
 			t.Errorf("prepared autocommit reads ran on %v", seen)
 		}
 	})
+
+	// KILL QUERY of a statement that runs on a replica goes to that replica.
+	t.Run("kill", func(t *testing.T) {
+		a, b := c.conn(t), c.conn(t)
+		mustExec(t, a, "DO 1")
+		done := make(chan string, 1)
+		start := time.Now()
+		go func() {
+			var slept, server string
+			err := a.QueryRowContext(context.Background(), "SELECT SLEEP(10), @@server_id").Scan(&slept, &server)
+			done <- fmt.Sprint(c.serverName(server), " ", err)
+		}()
+		var victim uint32
+		deadline := time.Now().Add(5 * time.Second)
+		for victim == 0 && time.Now().Before(deadline) {
+			for _, s := range c.in.Router().Sessions() {
+				if s.State == "active" {
+					victim = s.ID
+				}
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+		running := false
+		for ; !running && time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+			for _, r := range c.repl.Replicas {
+				running = running || runs(t, r, "SELECT SLEEP(10), @@server_id")
+			}
+		}
+		if !running {
+			t.Fatal("the read does not run on a replica")
+		}
+		mustExec(t, b, fmt.Sprintf("KILL QUERY %d", victim))
+		select {
+		case got := <-done:
+			// Interrupted: SLEEP returns 1, or the server answers 1317.
+			if !strings.HasSuffix(got, "<nil>") && !strings.Contains(got, "1317") || time.Since(start) > 5*time.Second {
+				t.Errorf("the killed read: %s after %s", got, time.Since(start))
+			}
+		case <-time.After(8 * time.Second):
+			t.Fatal("KILL QUERY did not stop a read running on a replica")
+		}
+	})
+}
+
+// runs reports whether s is running statement query now (its processlist).
+func runs(t *testing.T, s *mariadbtest.Server, query string) bool {
+	t.Helper()
+	root, err := s.Root()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer root.Close()
+	var n int
+	if err := root.QueryRow("SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE INFO = ?", query).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	return n > 0
 }
