@@ -7,6 +7,11 @@ func (c *Config) Clone() *Config {
 	n := *c
 	n.Backends = slices.Clone(c.Backends)
 	n.Users = slices.Clone(c.Users)
+	if c.Cluster != nil {
+		cl := *c.Cluster
+		cl.Endpoints = slices.Clone(cl.Endpoints)
+		n.Cluster = &cl
+	}
 	return &n
 }
 

@@ -11,6 +11,8 @@ type Config struct {
 	Backends []BackendConfig `toml:"backends"`
 	Users    []UserConfig    `toml:"users"`
 	Admin    AdminConfig     `toml:"admin"`
+	// Cluster is the [cluster] table; nil without one (the proxy keeps its cap alone).
+	Cluster *ClusterConfig `toml:"cluster"`
 }
 
 // ProxyConfig is the [proxy] table: the client-facing listener.

@@ -20,6 +20,7 @@ type document struct {
 	Backends []toml.Primitive `toml:"backends"`
 	Users    []toml.Primitive `toml:"users"`
 	Admin    AdminConfig      `toml:"admin"`
+	Cluster  ClusterConfig    `toml:"cluster"`
 }
 
 // Load reads and parses the TOML file at path; see Parse.
@@ -37,12 +38,15 @@ func Load(path string) (*Config, error) {
 // joined, each an *Error naming its key.
 func Parse(data []byte) (*Config, error) {
 	c := Defaults()
-	doc := document{Proxy: c.Proxy, Pool: c.Pool, Admin: c.Admin}
+	doc := document{Proxy: c.Proxy, Pool: c.Pool, Admin: c.Admin, Cluster: DefaultCluster()}
 	md, err := toml.Decode(string(data), &doc)
 	if err != nil {
 		return nil, tomlError(err)
 	}
 	c.Proxy, c.Pool, c.Admin = doc.Proxy, doc.Pool, doc.Admin
+	if md.IsDefined("cluster") {
+		c.Cluster = &doc.Cluster
+	}
 
 	problems := unknownTableKeys(md.Keys())
 	backends, set, err := decodeTables[BackendConfig](&md, "backends", doc.Backends, &problems)
@@ -131,9 +135,10 @@ func elementError(err error, name string, i int, later []map[string]any) *Error 
 // "listen" without a word.
 func unknownTableKeys(keys []toml.Key) []error {
 	sections := map[string]map[string]bool{
-		"proxy": tomlFields(reflect.TypeFor[ProxyConfig]()),
-		"pool":  tomlFields(reflect.TypeFor[PoolConfig]()),
-		"admin": tomlFields(reflect.TypeFor[AdminConfig]()),
+		"proxy":   tomlFields(reflect.TypeFor[ProxyConfig]()),
+		"pool":    tomlFields(reflect.TypeFor[PoolConfig]()),
+		"admin":   tomlFields(reflect.TypeFor[AdminConfig]()),
+		"cluster": tomlFields(reflect.TypeFor[ClusterConfig]()),
 	}
 	var problems []error
 	seen := map[string]bool{}

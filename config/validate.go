@@ -42,6 +42,7 @@ func (c *Config) problems() []error {
 	p.backends(c.Backends)
 	p.users(c.Users)
 	p.listeners(c.Proxy, c.Admin)
+	p.cluster(c.Cluster)
 	if c.Admin.Listen != "" && c.Admin.User == "" {
 		p.add("admin.user", "required when admin.listen is set")
 	}
