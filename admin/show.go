@@ -48,13 +48,15 @@ func (h *handler) showClients(string) (*mysql.Result, error) {
 }
 
 func (h *handler) showBackends(string) (*mysql.Result, error) {
-	names := []string{"backend", "max_connections", "open", "in_use", "status", "dials", "dial_errors", "last_dials_failed",
-		"refused_dials", "dial_state", "dial_state_since", "last_dial_error"}
+	names := append([]string{"backend", "max_connections", "open", "in_use", "status", "dials", "dial_errors", "last_dials_failed",
+		"refused_dials", "dial_state", "dial_state_since", "last_dial_error"}, fleetBackendColumns()...)
+	fleet := h.s.fleet()
 	var rows [][]any
 	for _, p := range h.s.takeSnapshot().pools {
 		failing, down := h.s.health.observe(p)
-		rows = append(rows, []any{p.Backend, int64(p.MaxConns), int64(p.Open), int64(p.InUse), status(down),
-			p.Dials, p.DialErrors, yesNo(failing), p.RefusedDials, p.DialState, dialStateSince(p), p.LastDialError})
+		rows = append(rows, append([]any{p.Backend, int64(p.MaxConns), int64(p.Open), int64(p.InUse), status(down),
+			p.Dials, p.DialErrors, yesNo(failing), p.RefusedDials, p.DialState, dialStateSince(p), p.LastDialError},
+			fleetBackendRow(fleet, p.Backend)...))
 	}
 	return resultset(names, rows)
 }

@@ -42,3 +42,10 @@ func (p *Pool) applyCapLocked() {
 	p.mu.Unlock()
 	p.quitAll(quit)
 }
+
+// ConfiguredCap is Settings.MaxConns: the cap the configuration gives, whatever the limit.
+func (p *Pool) ConfiguredCap() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.set.MaxConns
+}
