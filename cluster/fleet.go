@@ -52,9 +52,9 @@ type Fleet struct {
 	mir  *mirror
 	sess *session
 
-	ctx    context.Context
-	cancel context.CancelFunc
-	wg     sync.WaitGroup
+	ctx     context.Context
+	cancel  context.CancelFunc
+	wg      sync.WaitGroup
 	pubBusy atomic.Bool
 
 	mu         sync.Mutex
