@@ -30,19 +30,19 @@ func (f *Fleet) tick(now time.Time) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.sample(pools, now)
-	lease, registered, renewed, taken := f.sess.status()
+	ss := f.sess.status()
 	_, synced := f.mir.snapshot(f.keys.grants())
 	switch {
-	case taken:
+	case ss.taken:
 		f.setState(StateIDTaken, now)
 		f.lowerAll(0)
-	case renewed.IsZero():
+	case ss.renewed.IsZero():
 		f.setState(StateJoining, now)
 		f.lowerAll(0)
-	case !registered || !synced || now.Sub(renewed) >= f.cfg.OfflineHold.Duration:
-		f.offline(now, renewed)
+	case ss.failing || !ss.registered || !synced || now.Sub(ss.renewed) >= f.cfg.OfflineHold.Duration:
+		f.offline(now, ss.renewed)
 	default:
-		f.online(now, lease, renewed)
+		f.online(now, ss.lease, ss.renewed)
 	}
 	f.publishLocked(now)
 }

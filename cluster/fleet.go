@@ -18,6 +18,8 @@ import (
 
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.uber.org/zap"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/backoff"
 
 	"github.com/mysqlmux/mysqlmux/backend"
 	"github.com/mysqlmux/mysqlmux/config"
@@ -103,6 +105,12 @@ func New(cc config.ClusterConfig, listen string, log *slog.Logger) (*Fleet, erro
 		Endpoints: cc.Endpoints, DialTimeout: cc.DialTimeout.Duration, TLS: tlsConf,
 		Username: cc.Username, Password: cc.Password, Logger: zap.NewNop(),
 		DialKeepAliveTime: cc.DialTimeout.Duration, DialKeepAliveTimeout: cc.DialTimeout.Duration,
+		// gRPC's reconnection backoff grows to 2 minutes: an etcd back after an outage would be
+		// noticed that late. Retry at least every dial_timeout.
+		DialOptions: []grpc.DialOption{grpc.WithConnectParams(grpc.ConnectParams{
+			Backoff:           backoff.Config{BaseDelay: 100 * time.Millisecond, Multiplier: 1.6, Jitter: 0.2, MaxDelay: cc.DialTimeout.Duration},
+			MinConnectTimeout: cc.DialTimeout.Duration,
+		})},
 	})
 	if err != nil {
 		return nil, fmt.Errorf("cluster: etcd client: %w", err)
@@ -210,9 +218,8 @@ func (f *Fleet) Leave(ctx context.Context) {
 		}
 	}
 	f.mu.Unlock()
-	lease, registered, _, _ := f.sess.status()
-	for attempt := 0; registered && attempt < 5 && ctx.Err() == nil; attempt++ {
-		if err := f.giveBack(ctx, held, lease); err == nil || !errors.Is(err, errConflict) {
+	for attempt := 0; f.sess.status().registered && attempt < 5 && ctx.Err() == nil; attempt++ {
+		if err := f.giveBack(ctx, held); err == nil || !errors.Is(err, errConflict) {
 			break
 		}
 	}
@@ -228,7 +235,7 @@ func (f *Fleet) Close() {
 }
 
 // giveBack removes this instance's entries of backends it holds nothing of.
-func (f *Fleet) giveBack(ctx context.Context, held map[string]int, lease clientv3.LeaseID) error {
+func (f *Fleet) giveBack(ctx context.Context, held map[string]int) error {
 	rctx, cancel := context.WithTimeout(ctx, f.cfg.DialTimeout.Duration)
 	defer cancel()
 	resp, err := f.cli.Get(rctx, f.keys.grants())

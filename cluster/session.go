@@ -30,6 +30,7 @@ type session struct {
 	registered bool             // the member key is on the lease
 	record     []byte           // what to register with (the last member record)
 	taken      bool             // another lease holds the member key (an instance of the same id)
+	failing    bool             // the last renewal (or grant) failed: etcd is out of reach
 }
 
 // run keeps the lease alive and the member key on it until ctx ends.
@@ -50,12 +51,15 @@ func (s *session) step(ctx context.Context) {
 	switch {
 	case lease == 0:
 		resp, err := s.cli.Grant(rctx, int64((s.ttl+time.Second-1)/time.Second))
+		s.mu.Lock()
+		s.failing = err != nil
+		if err == nil {
+			s.lease, s.renewed = resp.ID, sent
+		}
+		s.mu.Unlock()
 		if err != nil {
 			return
 		}
-		s.mu.Lock()
-		s.lease, s.renewed = resp.ID, sent
-		s.mu.Unlock()
 		s.register(rctx)
 	case !registered:
 		if s.renew(rctx, lease, sent) {
@@ -72,6 +76,7 @@ func (s *session) renew(ctx context.Context, lease clientv3.LeaseID, sent time.T
 	resp, err := s.cli.KeepAliveOnce(ctx, lease)
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.failing = err != nil
 	switch {
 	case err == nil && resp.TTL > 0:
 		s.renewed = sent
@@ -139,12 +144,19 @@ func (s *session) publish(ctx context.Context, record []byte) error {
 	return err
 }
 
-// status returns the lease, whether the member key is on it, when it was last renewed, and
-// whether another instance holds the id.
-func (s *session) status() (lease clientv3.LeaseID, registered bool, renewed time.Time, taken bool) {
+// sessionState is the session as the balancer reads it.
+type sessionState struct {
+	lease      clientv3.LeaseID
+	registered bool      // the member key is on the lease
+	renewed    time.Time // the last renewal etcd confirmed was sent then
+	taken      bool      // another instance holds the id
+	failing    bool      // the last renewal failed
+}
+
+func (s *session) status() sessionState {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.lease, s.registered, s.renewed, s.taken
+	return sessionState{s.lease, s.registered, s.renewed, s.taken, s.failing}
 }
 
 // leave revokes the lease: the member key goes with it.

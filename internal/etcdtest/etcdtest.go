@@ -28,6 +28,7 @@ import (
 	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
+	"go.uber.org/zap"
 
 	"github.com/mysqlmux/mysqlmux/config"
 	"github.com/mysqlmux/mysqlmux/internal/mariadbtest"
@@ -249,7 +250,7 @@ func (s *Server) Client(tb testing.TB) *clientv3.Client {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	c, err := clientv3.New(clientv3.Config{Endpoints: []string{s.Endpoint}, DialTimeout: 5 * time.Second, TLS: conf})
+	c, err := clientv3.New(clientv3.Config{Endpoints: []string{s.Endpoint}, DialTimeout: 5 * time.Second, TLS: conf, Logger: zap.NewNop()})
 	if err != nil {
 		tb.Fatal(err)
 	}
