@@ -181,37 +181,34 @@ func fleetServer(t *testing.T) (*mariadbtest.Server, *sql.DB) {
 // server answers ERROR 1040. The same three in a fleet of 48: no 1040, no client error,
 // Threads_connected never above 50.
 func TestFleetEndsTooManyConnections(t *testing.T) {
-	t.Run("alone", func(t *testing.T) {
+	// run spreads the clients over three proxies (in a fleet when etcd is set) in front of a
+	// fresh server: clients done, their errors, Threads_connected's peak, the server's 1040s.
+	run := func(t *testing.T, fleet bool) (ok int64, errs map[uint16]int64, peak, refused int) {
 		srv, root := fleetServer(t)
-		var addrs []string
-		for _, id := range []string{"p1", "p2", "p3"} {
-			addrs = append(addrs, fleetProxy(t, srv, nil, id).addr)
+		var etcd *etcdtest.Server
+		if fleet {
+			etcd = etcdtest.StartTB(t, etcdtest.Options{})
 		}
-		before := globalStatus(t, root, "Connection_errors_max_connections")
-		sample := threadsSampler(t, root)
-		ok, errs := spreadClients(t, addrs, fleetClients)
-		peak := sample()
-		refused := globalStatus(t, root, "Connection_errors_max_connections") - before
-		t.Logf("alone: %d of %d clients done, errors %v; Threads_connected peak %d; the server refused %d connections (ERROR 1040)",
-			ok, fleetClients, errs, peak, refused)
-		if refused == 0 {
-			t.Errorf("three proxies of cap %d in front of max_connections=%d: the server never refused one", fleetProxyCap, fleetServerMax)
-		}
-	})
-	t.Run("fleet", func(t *testing.T) {
-		srv, root := fleetServer(t)
-		etcd := etcdtest.StartTB(t, etcdtest.Options{})
 		var addrs []string
 		for _, id := range []string{"p1", "p2", "p3"} {
 			addrs = append(addrs, fleetProxy(t, srv, etcd, id).addr)
 		}
 		before := globalStatus(t, root, "Connection_errors_max_connections")
 		sample := threadsSampler(t, root)
-		ok, errs := spreadClients(t, addrs, fleetClients)
-		peak := sample()
-		refused := globalStatus(t, root, "Connection_errors_max_connections") - before
-		t.Logf("fleet: %d of %d clients done, errors %v; Threads_connected peak %d; the server refused %d connections",
+		ok, errs = spreadClients(t, addrs, fleetClients)
+		peak = sample()
+		refused = globalStatus(t, root, "Connection_errors_max_connections") - before
+		t.Logf("%d of %d clients done, errors %v; Threads_connected peak %d; the server refused %d connections (ERROR 1040)",
 			ok, fleetClients, errs, peak, refused)
+		return ok, errs, peak, refused
+	}
+	t.Run("alone", func(t *testing.T) {
+		if _, _, _, refused := run(t, false); refused == 0 {
+			t.Errorf("three proxies of cap %d in front of max_connections=%d: the server never refused one", fleetProxyCap, fleetServerMax)
+		}
+	})
+	t.Run("fleet", func(t *testing.T) {
+		ok, errs, peak, refused := run(t, true)
 		if ok != fleetClients || len(errs) > 0 || refused > 0 {
 			t.Errorf("in a fleet: %d of %d clients done, errors %v, %d refused by the server", ok, fleetClients, errs, refused)
 		}
