@@ -110,45 +110,42 @@ stop_proxies() {
 	for p in "${proxy_pids[@]}"; do stop_pid "$p" 20; done
 	proxy_pids=()
 }
-# status NAME: a server status variable. Root gets the server's one extra connection when it is
-# full; a sample of the sampler may hold it for a moment: try again.
-status() {
-	local i v
-	for ((i = 0; i < 50; i++)); do
-		if v=$(sql -N -B -e "SHOW GLOBAL STATUS LIKE '$1'" 2>/dev/null); then
-			awk '{print $2}' <<<"$v"
-			return 0
-		fi
-		sleep 0.1
-	done
-	die "cannot read $1"
-}
-# The sampler holds no connection between samples; root gets the server's extra connection when full.
+# The sampler holds one root connection from before the first proxy starts (root gets the
+# server's extra connection when it is full, but only one at a time) and writes, every 100 ms,
+# "refused threads": Connection_errors_max_connections and Threads_connected.
 start_sampler() {
-	: >"$RUN_DIR/threads"
-	(while :; do sql -N -B -e "SHOW GLOBAL STATUS LIKE 'Threads_connected'" 2>/dev/null | awk '{print $2}' >>"$RUN_DIR/threads"; sleep 0.1; done) &
+	(
+		coproc S { sql -N -B -n; }
+		while :; do
+			echo "SHOW GLOBAL STATUS WHERE Variable_name IN ('Connection_errors_max_connections', 'Threads_connected');" >&"${S[1]}"
+			read -r -u "${S[0]}" _ refused && read -r -u "${S[0]}" _ threads || exit 1
+			echo "$refused $threads"
+			sleep 0.1
+		done
+	) >>"$RUN_DIR/samples" &
 	sampler_pid=$!
+	for ((i = 0; i < 50; i++)); do [[ -s $RUN_DIR/samples ]] && return 0; sleep 0.1; done
+	die "the sampler does not sample"
 }
-stop_sampler() {
-	stop_pid "$sampler_pid" 5
-	sampler_pid=
-	sort -n "$RUN_DIR/threads" | tail -n 1
+mark() { sleep 0.3; wc -l <"$RUN_DIR/samples"; }
+# between FROM TO: the peak of Threads_connected and the 1040s counted between two marks
+between() {
+	peak=$(sed -n "$(($1 + 1)),$2p" "$RUN_DIR/samples" | awk '{print $2}' | sort -n | tail -n 1)
+	refused=$(($(sed -n "$2p" "$RUN_DIR/samples" | awk '{print $1}') - $(sed -n "$1p" "$RUN_DIR/samples" | awk '{print $1}')))
 }
 bench() { "$RUN_DIR/mysqlmux-bench" -user app -password secret -db test -workload point-select -tables 1 -table-size 1000 -progress 0 "$@"; }
 bench -addr "127.0.0.1:$DB_PORT" -prepare >/dev/null
+start_sampler
 fleet() { # fleet I: SHOW BACKENDS' fleet columns of proxy I
 	"$CLIENT" --no-defaults -h127.0.0.1 -P"${ADMIN[$1]}" -uadmin -padmin -N -B -e 'SHOW BACKENDS' |
 		awk -F'\t' '{print "state " $13 ", grant " $15 ", pool limit " $16 ", demand " $17 ", fleet: " $18 " instances, " $19 " granted, " $20 " in use"}'
 }
 
 run() { # run NAME: the bench over the three proxies, the server's 1040s and Threads_connected peak
-	local before after
-	before=$(status Connection_errors_max_connections)
-	start_sampler
+	local from
+	from=$(mark)
 	bench -addr "$ADDRS" -clients "$CLIENTS" -duration "$DURATION" | tee "$RUN_DIR/$1.txt"
-	peak=$(stop_sampler)
-	after=$(status Connection_errors_max_connections)
-	refused=$((after - before))
+	between "$from" "$(mark)"
 	errors=$(awk '$1 == "errors" { print ($2 == "none" ? 0 : $2) }' "$RUN_DIR/$1.txt")
 	connected=$(awk '$1 == "connected" { print $2 }' "$RUN_DIR/$1.txt")
 }
@@ -167,7 +164,7 @@ fleet_refused=$refused fleet_peak=$peak fleet_errors=$errors fleet_connected=$co
 for i in 0 1 2; do say "  proxy$((i + 1)): $(fleet "$i")"; done
 
 say "3/3: etcd stopped for ${OUTAGE}s in the middle of a run: the proxies keep their last grants"
-start_sampler
+outage_from=$(mark)
 bench -addr "$ADDRS" -clients "$CLIENTS" -duration "$((OUTAGE + 15))s" >"$RUN_DIR/outage.txt" &
 bench_pid=$!
 sleep 5
@@ -182,7 +179,8 @@ say "  etcd started again"
 sleep 3
 for i in 0 1 2; do say "  proxy$((i + 1)) with etcd back: $(fleet "$i")"; done
 wait "$bench_pid"
-outage_peak=$(stop_sampler)
+between "$outage_from" "$(mark)"
+outage_peak=$peak
 outage_errors=$(awk '$1 == "errors" { print ($2 == "none" ? 0 : $2) }' "$RUN_DIR/outage.txt")
 cat "$RUN_DIR/outage.txt"
 
