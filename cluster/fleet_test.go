@@ -130,11 +130,12 @@ func TestFleetPartitionedInstance(t *testing.T) {
 	s.check(t, o.cap)
 }
 
-// etcd stopped: every proxy keeps serving with its last grant, none grows (demand moves to A
-// meanwhile); etcd back, coordination resumes and A's grant grows.
+// etcd stopped for 30 s (issue 11, must-show 4): every proxy keeps serving with its last grant,
+// none grows (demand moves to A meanwhile); etcd back, coordination resumes and A's grant grows.
 func TestFleetEtcdOutage(t *testing.T) {
+	const outage = 30 * time.Second
 	e, cli := newEtcd(t)
-	o := fleetOpts{endpoint: e.Endpoint, name: "outage", cap: 12, floor: 1, localCap: 10, leaseTTL: 15 * time.Second, offlineHold: 12 * time.Second}
+	o := fleetOpts{endpoint: e.Endpoint, name: "outage", cap: 12, floor: 1, localCap: 10, leaseTTL: outage + 10*time.Second, offlineHold: outage + 5*time.Second}
 	a, b := startMember(t, o, "a"), startMember(t, o, "b")
 	ms := []*member{a, b}
 	waitFor(t, "an idle fleet sharing alike", 20*time.Second, func() bool {
@@ -152,8 +153,8 @@ func TestFleetEtcdOutage(t *testing.T) {
 		_, _, sb := b.share()
 		return sa == cluster.StateOffline && sb == cluster.StateOffline
 	})
-	// Well within offline_hold of the last renewal, which came before the stop.
-	for end := stopped.Add(o.offlineHold - 3*time.Second); time.Now().Before(end); time.Sleep(50 * time.Millisecond) {
+	// Within offline_hold of the last renewal, which came before the stop.
+	for end := stopped.Add(outage); time.Now().Before(end); time.Sleep(50 * time.Millisecond) {
 		if ga, la, sa := a.share(); la != 6 || sa != cluster.StateOffline {
 			t.Fatalf("A without etcd: grant %d limit %d state %s, want limit 6 kept, offline", ga, la, sa)
 		}
@@ -167,6 +168,7 @@ func TestFleetEtcdOutage(t *testing.T) {
 	s := startSampler(t, cli, o.name, func() []*member { return ms })
 	took := waitFor(t, "A's grant grown after etcd came back", 20*time.Second, func() bool { g, l, st := a.share(); return st == cluster.StateOK && g == 10 && l == 10 })
 	t.Logf("etcd back: A at its cap after %v;%s", took, describe(ms...))
+	waitFor(t, "the sampler reading the grant table again", 10*time.Second, func() bool { return s.tableReads.Load() > 10 })
 	stopA()
 	s.check(t, o.cap)
 }

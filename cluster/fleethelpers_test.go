@@ -152,7 +152,7 @@ func (m *member) share() (grant, limit int, state string) {
 // and keeps the largest sums seen.
 type sampler struct {
 	maxGranted, maxHeld atomic.Int64
-	samples             atomic.Int64
+	samples, tableReads atomic.Int64 // looks, and those that read the grant table
 	stop                chan struct{}
 	done                sync.WaitGroup
 }
@@ -189,6 +189,7 @@ func startSampler(t *testing.T, cli *clientv3.Client, fleet string, members func
 					sum += e.Grant
 				}
 				s.maxGranted.Store(max(s.maxGranted.Load(), int64(sum)))
+				s.tableReads.Add(1)
 			}
 			s.samples.Add(1)
 		}
@@ -210,7 +211,11 @@ func (s *sampler) finish() {
 func (s *sampler) check(t *testing.T, fleetCap int) {
 	t.Helper()
 	s.finish()
-	t.Logf("%d samples: at most %d granted, %d held (fleet cap %d)", s.samples.Load(), s.maxGranted.Load(), s.maxHeld.Load(), fleetCap)
+	t.Logf("%d samples (%d read the grant table): at most %d granted, %d held (fleet cap %d)", s.samples.Load(),
+		s.tableReads.Load(), s.maxGranted.Load(), s.maxHeld.Load(), fleetCap)
+	if s.tableReads.Load() == 0 {
+		t.Errorf("the sampler never read the grant table")
+	}
 	if g, h := s.maxGranted.Load(), s.maxHeld.Load(); g > int64(fleetCap) || h > int64(fleetCap) {
 		t.Errorf("the fleet exceeded its cap %d: granted up to %d, held up to %d", fleetCap, g, h)
 	}
