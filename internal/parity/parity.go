@@ -14,7 +14,9 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
+	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -220,4 +222,47 @@ func (r *runner) sampleQuarter() <-chan usage {
 		}
 	}()
 	return ch
+}
+
+// ReplayCases replays every case file (NAME.case) in dir, each as a subtest that fails on every
+// difference or foreign-state sighting the replay shows.
+func ReplayCases(t *testing.T, o Options, dir string) {
+	t.Helper()
+	mariadbtest.Need(t, o.Proxied)
+	mariadbtest.Need(t, o.Direct)
+	files, err := filepath.Glob(filepath.Join(dir, "*.case"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(files) == 0 {
+		t.Fatalf("parity: no cases in %s", dir)
+	}
+	e, err := newEnv(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.close()
+	for _, f := range files {
+		t.Run(strings.TrimSuffix(filepath.Base(f), ".case"), func(t *testing.T) {
+			text, err := os.ReadFile(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			c, err := ParseCase(string(text))
+			if err != nil {
+				t.Fatalf("%s: %v", f, err)
+			}
+			failures, err := e.replay(c)
+			if err != nil {
+				t.Fatal(err)
+			}
+			seen := map[string]bool{}
+			for _, fl := range failures {
+				if !seen[fl.Key] {
+					seen[fl.Key] = true
+					t.Errorf("%s\n%s", fl.Key, fl.Detail)
+				}
+			}
+		})
+	}
 }

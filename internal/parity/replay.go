@@ -61,7 +61,7 @@ func (e *env) replay(c *Case) ([]*Failure, error) {
 				steps = append(steps, ev.Step)
 			}
 		}
-		rc.pr = newPair("client "+cl.Label, steps, func(f *Failure, _ int64) bool { rp.report(f, nil); return true })
+		rc.pr = newPair("client "+cl.Label, steps, func(f *Failure, _ int64) bool { rp.report(f, nil); return false })
 		if !cl.Observer {
 			rc.prev = last[cl.Spec.ID]
 			last[cl.Spec.ID] = rc
@@ -85,6 +85,9 @@ func (e *env) replay(c *Case) ([]*Failure, error) {
 		case <-time.After(replayEscape):
 		}
 	}
+	// What is still queued behind a step that never got a connection is dropped: the schedule
+	// is over.
+	rp.closing.Store(true)
 	for _, rc := range clients {
 		close(rc.jobs)
 		close(rc.refs)
@@ -94,6 +97,7 @@ func (e *env) replay(c *Case) ([]*Failure, error) {
 }
 
 type replayer struct {
+	closing  atomic.Bool
 	e        *env
 	ids      []int
 	incl     Features
@@ -126,15 +130,21 @@ func (rp *replayer) proxySide(rc *rclient) {
 	}()
 	dead := false
 	for job := range rc.jobs {
+		if rp.closing.Load() {
+			dead = true
+		}
 		if !dead && s == nil {
 			var err error
+			// A schedule cut short can leave a session holding the only connection for good:
+			// a login that needs one then fails, and this session takes no part.
 			if s, ref, err = rp.login(rc); err != nil {
-				rp.report(nil, err)
 				dead = true
 			}
 		}
 		switch {
 		case dead:
+		case job.step.Op == OpConnect:
+			rc.pr.put(true, Outcome{NoReply: true}, 0)
 		case job.step.Op == OpIdle:
 			time.Sleep(job.step.Idle)
 			rc.pr.put(true, Outcome{NoReply: true}, 0)
@@ -189,16 +199,22 @@ func (rp *replayer) login(rc *rclient) (s, ref *side, err error) {
 func (rp *replayer) directSide(rc *rclient) {
 	var s *side
 	dead := false
+	ended := sync.OnceFunc(func() { close(rc.dEnded) })
 	defer func() {
 		if s != nil && !dead {
 			s.c.Quit()
 		}
-		if !dead {
-			close(rc.dEnded)
-		}
+		ended()
 	}()
 	for job := range rc.refs {
-		if dead || job.step.Op == OpIdle {
+		if rp.closing.Load() && !dead {
+			if s != nil {
+				s.c.Quit()
+			}
+			dead = true
+			ended()
+		}
+		if dead || job.step.Op == OpIdle || (job.step.Op == OpConnect && s != nil) {
 			rc.pr.put(false, Outcome{NoReply: true}, 0)
 			continue
 		}
@@ -207,15 +223,19 @@ func (rp *replayer) directSide(rc *rclient) {
 			if s, err = rp.directLogin(rc); err != nil {
 				rp.report(nil, err)
 				dead = true
-				close(rc.dEnded)
+				ended()
 				continue
 			}
+		}
+		if job.step.Op == OpConnect {
+			rc.pr.put(false, Outcome{NoReply: true}, 0)
+			continue
 		}
 		o := s.do(job.step)
 		rc.pr.put(false, o, 0)
 		if job.step.ends() || o.Lost != "" {
 			dead = true
-			close(rc.dEnded)
+			ended()
 		}
 	}
 }

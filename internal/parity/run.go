@@ -170,6 +170,9 @@ func (r *runner) client(id int) {
 		}
 		r.sessions.Add(1)
 		r.e.labels.Store(ps.c.ID, fmt.Sprintf("client %d.%d", id, gen))
+		// A login through the proxy may need a connection (to check the database): a replay
+		// logs in where the run did.
+		r.rec.add(event{who: who{id: id, gen: gen}, spec: spec, step: Step{Op: OpConnect}})
 		pr := newPair(fmt.Sprintf("client %d", id), steps, func(f *Failure, seq int64) bool {
 			if r.isKnown(f) {
 				return false
@@ -278,6 +281,7 @@ func (r *runner) observer(n int) {
 		}
 		w := who{id: n, gen: conn, observer: true}
 		r.e.labels.Store(p.c.ID, fmt.Sprintf("observer %d.%d", n, conn))
+		r.rec.add(event{who: w, step: Step{Op: OpConnect}})
 		for range observerProbes {
 			select {
 			case <-r.nudge:

@@ -24,6 +24,17 @@ func (e *env) minimize(f *Failure, deadline time.Time, logf func(string, ...any)
 	}
 	f.Reproduced = true
 	c := f.Case
+	// Most failures need only the last few steps: try short tails first (cheap replays).
+	for _, n := range []int{50, 300, 1000} {
+		if n >= len(c.Events) || !time.Now().Before(deadline) {
+			break
+		}
+		if next := withoutEvents(c, 0, len(c.Events)-n); fails(next) {
+			c = next
+			break
+		}
+	}
+	c = compact(c)
 	for i := len(c.Clients) - 1; i >= 0 && time.Now().Before(deadline); i-- {
 		if next := withoutClient(c, i); fails(next) {
 			c = next

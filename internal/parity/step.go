@@ -28,12 +28,13 @@ const (
 	OpKill                     // another connection KILLs the client; its script ends
 	OpProbe                    // an observer's probe for foreign state (observers only)
 	OpDeepProbe                // an observer's per-name probes (handlers, prepared names, writes)
+	OpConnect                  // the session logs in (recorded first; a replay logs in there)
 )
 
 var opNames = map[Op]string{
 	OpQuery: "query", OpPrepare: "prepare", OpExecute: "execute", OpClose: "close", OpReset: "reset",
 	OpChangeUser: "changeuser", OpInitDB: "initdb", OpSetOption: "setoption", OpPing: "ping",
-	OpIdle: "idle", OpDrop: "drop", OpQuit: "quit", OpKill: "kill", OpProbe: "probe", OpDeepProbe: "deepprobe",
+	OpIdle: "idle", OpDrop: "drop", OpQuit: "quit", OpKill: "kill", OpProbe: "probe", OpDeepProbe: "deepprobe", OpConnect: "connect",
 }
 
 func (o Op) String() string { return opNames[o] }
@@ -55,7 +56,9 @@ type Step struct {
 func (s Step) ends() bool { return s.Op == OpDrop || s.Op == OpKill || s.Op == OpQuit }
 
 // statement reports whether the step sends a command (and counts as a statement).
-func (s Step) statement() bool { return s.Op != OpIdle && s.Op != OpDrop && s.Op != OpQuit }
+func (s Step) statement() bool {
+	return s.Op != OpIdle && s.Op != OpDrop && s.Op != OpQuit && s.Op != OpConnect
+}
 
 // String renders the step in the line format of regression cases (see ParseStep).
 func (s Step) String() string {
