@@ -257,7 +257,7 @@ func (g *gen) tempAtom() atom {
 	case 3, 4:
 		return atom{sql: fmt.Sprintf("INSERT INTO %s (a, b) VALUES (%d, 'x')", t, g.num()), cls: clsClearsDA}
 	case 5:
-		return atom{sql: "SELECT a, b FROM " + t + " ORDER BY a LIMIT 3", cls: clsClearsDA}
+		return atom{sql: "SELECT a, b FROM " + t + " ORDER BY a, b LIMIT 3", cls: clsClearsDA}
 	case 6:
 		return atom{sql: "DROP TEMPORARY TABLE " + t, cls: clsClearsDA, eff: dropped}
 	case 7:
@@ -401,7 +401,7 @@ func (g *gen) warnAtom() atom {
 	return atom{cls: clsClearsDA, sql: g.sub(oneOf(g, "SELECT 1/0", "SELECT CAST('12abc' AS SIGNED)",
 		"SELECT nosuchcol FROM $T", "SELECT * FROM nosuchtable", "SELEKT 1", "INSERT INTO $T (v, s) VALUES (1, REPEAT('x', 20))",
 		"INSERT INTO $T (id, v) VALUES (1000, 1)", "DROP TABLE IF EXISTS nosuchtable", "SELECT 1/0, CAST('x' AS SIGNED), 1/0",
-		"INSERT INTO $U (k, v) VALUES (NULL, 1)", "SELECT GROUP_CONCAT(s) FROM $T", "DO 1/0",
+		"INSERT INTO $U (k, v) VALUES (NULL, 1)", "SELECT GROUP_CONCAT(s ORDER BY id) FROM $T", "DO 1/0",
 		"UPDATE $T SET v = 'abc' WHERE id < 0", "SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'mine'"))}
 }
 

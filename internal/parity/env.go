@@ -102,9 +102,18 @@ func (e *env) fixture(ids []int) error {
 	return e.both(stmts...)
 }
 
-// startProxy starts an in-process proxy in front of the proxied server with pool cap capN (or,
-// with Options.relay, a plain TCP relay).
-func (e *env) startProxy(capN int) error {
+// Acquire timeouts of the proxy: a run's clients wait for the one or two connections while others
+// hold them pinned (idle gaps included), but never near runAcquire; a replay runs one step at a
+// time. An ERROR 9001 (which the direct twin cannot produce) then means a connection that did
+// not come back.
+const (
+	runAcquire    = 30 * time.Second
+	replayAcquire = 10 * time.Second
+)
+
+// startProxy starts an in-process proxy in front of the proxied server with pool cap capN and
+// the given acquire timeout (or, with Options.relay, a plain TCP relay).
+func (e *env) startProxy(capN int, acquire time.Duration) error {
 	if e.o.relay {
 		r, err := startRelay(e.proxied.Addr)
 		if err != nil {
@@ -114,10 +123,7 @@ func (e *env) startProxy(capN int) error {
 		return e.startKillers()
 	}
 	cfg := proxytest.Config(e.o.Proxied, capN)
-	// Clients wait for the one or two connections while others hold them pinned (idle gaps
-	// included): a wait of the fuzzer's clients never comes near this, so an ERROR 9001 (which
-	// the direct twin cannot produce) means a connection that did not come back.
-	cfg.Pool.AcquireTimeout = config.Duration{Duration: 30 * time.Second}
+	cfg.Pool.AcquireTimeout = config.Duration{Duration: acquire}
 	if e.o.Configure != nil {
 		e.o.Configure(cfg)
 	}

@@ -164,7 +164,7 @@ func Run(tb testing.TB, o Options) Report {
 	if err := e.fixture(r.ids); err != nil {
 		tb.Fatal(err)
 	}
-	if err := e.startProxy(o.Cap); err != nil {
+	if err := e.startProxy(o.Cap, runAcquire); err != nil {
 		tb.Fatal(err)
 	}
 	before, err := e.usage()

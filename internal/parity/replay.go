@@ -41,10 +41,14 @@ func (e *env) replay(c *Case) ([]*Failure, error) {
 		}
 	}
 	slices.Sort(ids)
+	// Nothing of an earlier run or replay may be left on either server (a lock, a session).
+	if err := e.waitNoClients(); err != nil {
+		return nil, fmt.Errorf("parity: sessions of an earlier run are still on a server: %w", err)
+	}
 	if err := e.fixture(ids); err != nil {
 		return nil, err
 	}
-	if err := e.startProxy(c.Cap); err != nil {
+	if err := e.startProxy(c.Cap, replayAcquire); err != nil {
 		return nil, err
 	}
 	defer e.stopProxy()
