@@ -27,6 +27,7 @@ c1 reset
 c1 ping
 c1 quit
 c2 kill
+c2 kill command
 o1 probe
 o1 deepprobe
 `
@@ -39,7 +40,7 @@ func TestCaseRoundTrip(t *testing.T) {
 	if got := c.String(); got != sampleCase {
 		t.Fatalf("round trip changed the case:\n%s\nwant:\n%s", got, sampleCase)
 	}
-	if c.Cap != 2 || !c.Include.Has(FeatFoundRows) || len(c.Clients) != 3 || len(c.Events) != 15 {
+	if c.Cap != 2 || !c.Include.Has(FeatFoundRows) || len(c.Clients) != 3 || len(c.Events) != 16 {
 		t.Fatalf("parsed %+v", c)
 	}
 	q := c.Events[1].Step

@@ -157,15 +157,18 @@ func (r *runner) client(id int) {
 		spec := specFor(r.o.Seed, id, gen)
 		g := newGen(r.o.Seed, spec, gen, r.o.Include, r.o.Drops)
 		steps := g.script(30 + g.pick(scriptSteps-30))
-		ps, err := dialSide(r.ctx, r.e, spec.login(), true)
+		ds, err := dialSide(r.ctx, r.e, spec.login(), false)
 		if err != nil {
 			r.brokenUnlessStopped(err)
 			return
 		}
-		ds, err := dialSide(r.ctx, r.e, spec.login(), false)
+		ps, err := dialSide(r.ctx, r.e, spec.login(), true)
 		if err != nil {
-			ps.c.Close()
-			r.brokenUnlessStopped(err)
+			ds.c.Quit()
+			if r.ctx.Err() == nil {
+				// The server let the twin in: a login the proxy does not finish is the proxy's.
+				r.fail(&Failure{Key: "difference in login", Detail: fmt.Sprintf("client %d: %v\n%s", id, err, r.e.describe())}, r.rec.last())
+			}
 			return
 		}
 		r.sessions.Add(1)
@@ -268,15 +271,17 @@ const observerProbes = 100
 func (r *runner) observer(n int) {
 	rng := rand.New(rand.NewPCG(r.o.Seed, uint64(n)))
 	for conn := 0; r.ctx.Err() == nil; conn++ {
-		p, err := dialSide(r.ctx, r.e, observerLogin(), true)
+		ref, err := dialSide(r.ctx, r.e, observerLogin(), false)
 		if err != nil {
 			r.brokenUnlessStopped(err)
 			return
 		}
-		ref, err := dialSide(r.ctx, r.e, observerLogin(), false)
+		p, err := dialSide(r.ctx, r.e, observerLogin(), true)
 		if err != nil {
-			p.c.Close()
-			r.brokenUnlessStopped(err)
+			ref.c.Quit()
+			if r.ctx.Err() == nil {
+				r.fail(&Failure{Key: "difference in login", Detail: fmt.Sprintf("observer %d: %v\n%s", n, err, r.e.describe())}, r.rec.last())
+			}
 			return
 		}
 		w := who{id: n, gen: conn, observer: true}

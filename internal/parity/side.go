@@ -78,7 +78,7 @@ func (s *side) do(step Step) Outcome {
 	case OpPing:
 		return c.Ping()
 	case OpKill:
-		return s.kill()
+		return s.kill(step.On)
 	case OpDrop:
 		c.Abort()
 	case OpQuit:
@@ -87,11 +87,16 @@ func (s *side) do(step Step) Outcome {
 	return Outcome{NoReply: true}
 }
 
-// kill has the side's killer KILL this session, then checks it is gone: its next command fails
+// kill has the side's killer KILL this session (with COM_PROCESS_KILL when command), then checks it is gone: its next command fails
 // (an error packet, or the socket closed).
-func (s *side) kill() Outcome {
+func (s *side) kill(command bool) Outcome {
 	s.k.mu.Lock()
-	o := s.k.c.Query(fmt.Sprintf("KILL %d", s.c.ID))
+	var o Outcome
+	if command {
+		o = s.k.c.ProcessKill(s.c.ID)
+	} else {
+		o = s.k.c.Query(fmt.Sprintf("KILL %d", s.c.ID))
+	}
 	s.k.mu.Unlock()
 	if o.Err != nil {
 		return o

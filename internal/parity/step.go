@@ -25,7 +25,7 @@ const (
 	OpIdle                     // no command for Idle
 	OpDrop                     // the client closes its socket (no COM_QUIT); its script ends
 	OpQuit                     // COM_QUIT; the script ends
-	OpKill                     // another connection KILLs the client; its script ends
+	OpKill                     // another connection KILLs the client (On: by COM_PROCESS_KILL); its script ends
 	OpProbe                    // an observer's probe for foreign state (observers only)
 	OpDeepProbe                // an observer's per-name probes (handlers, prepared names, writes)
 	OpConnect                  // the session logs in (recorded first; a replay logs in there)
@@ -86,6 +86,10 @@ func (s Step) String() string {
 		return "setoption off"
 	case OpIdle:
 		return "idle " + s.Idle.String()
+	case OpKill:
+		if s.On {
+			return "kill command"
+		}
 	}
 	return s.Op.String()
 }
@@ -185,6 +189,8 @@ func ParseStep(line string) (Step, error) {
 		s.DB = rest
 	case OpSetOption:
 		s.On = rest == "on"
+	case OpKill:
+		s.On = rest == "command"
 	case OpIdle:
 		s.Idle, err = time.ParseDuration(rest)
 	}
