@@ -231,4 +231,3 @@ func (g *gen) xaAtom() atom {
 		return atom{sql: "XA " + oneOf(g, "COMMIT ", "ROLLBACK ") + x, eff: set(0), plainOnly: true}
 	}
 }
-

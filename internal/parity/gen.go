@@ -256,5 +256,3 @@ func (g *gen) followUp() bool {
 }
 
 func endTxn(g *gen) { g.inTxn = false }
-
-
