@@ -9,11 +9,9 @@ import (
 	"os"
 	"slices"
 	"sync"
-	"testing"
 	"time"
 
 	"github.com/mysqlmux/mysqlmux/config"
-	"github.com/mysqlmux/mysqlmux/internal/mariadbtest"
 	"github.com/mysqlmux/mysqlmux/internal/proxytest"
 	"github.com/mysqlmux/mysqlmux/proxy"
 )
@@ -261,10 +259,4 @@ func (e *env) close() {
 			a.close()
 		}
 	}
-}
-
-// StartServers starts the two servers a run needs, with the same options: the one behind the
-// proxy and the one direct twins use. Both stop in tb.Cleanup.
-func StartServers(tb testing.TB, opts mariadbtest.Options) (proxied, direct *mariadbtest.Server) {
-	return mariadbtest.StartTB(tb, opts), mariadbtest.StartTB(tb, opts)
 }
