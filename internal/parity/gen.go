@@ -72,11 +72,10 @@ type genStep struct {
 
 // gen writes the script of one client.
 type gen struct {
-	r     *rand.Rand
-	spec  Spec
-	n     names
-	incl  Features
-	drops bool // may end the script with a drop or a kill
+	r    *rand.Rand
+	spec Spec
+	n    names
+	grammar
 
 	queue []genStep
 	count int
@@ -108,9 +107,16 @@ func namesFor(id int) names {
 		K1: fmt.Sprintf("k%da", id), K2: fmt.Sprintf("k%db", id), X: fmt.Sprintf("x%d", id), P: fmt.Sprintf("pi%d", id)}
 }
 
-func newGen(seed uint64, spec Spec, generation int, incl Features, drops bool) *gen {
+// grammar are the knobs of the generator a run sets.
+type grammar struct {
+	incl     Features
+	drops    bool // scripts may end with a drop or a kill
+	longIdle int  // idle gaps over 250 ms per thousand steps planned
+}
+
+func newGen(seed uint64, spec Spec, generation int, gr grammar) *gen {
 	g := &gen{r: rand.New(rand.NewPCG(seed^0x5bd1e995, uint64(spec.ID)<<32|uint64(generation))), spec: spec, n: namesFor(spec.ID),
-		incl: incl, drops: drops}
+		grammar: gr}
 	g.startOver(spec.DB)
 	g.multiOn = spec.Caps&wire.ClientMultiStatements != 0
 	return g
@@ -181,9 +187,14 @@ func (g *gen) plan() {
 	if g.followUp() {
 		return
 	}
+	if g.pick(1000) < g.longIdle {
+		g.push(Step{Op: OpIdle, Idle: time.Duration(260+g.pick(200)) * time.Millisecond}, 0)
+		return
+	}
 	switch w := g.pick(1000); {
 	case w < 15:
-		g.push(Step{Op: OpIdle, Idle: time.Duration(260+g.pick(200)) * time.Millisecond}, 0)
+		// short enough that the proxy still holds what it held (a soft pin lasts 250 ms)
+		g.push(Step{Op: OpIdle, Idle: time.Duration(1+g.pick(40)) * time.Millisecond}, 0)
 	case w < 25:
 		g.push(Step{Op: OpIdle, Idle: time.Duration(1+g.pick(40)) * time.Millisecond}, 0)
 	case w < 32 && g.xa == 0:

@@ -42,8 +42,12 @@ type Options struct {
 	Statements int64         // stop after this many client statements (0: no limit)
 	Duration   time.Duration // stop after this long (0: no limit; one of the two must be set)
 	Drops      bool          // clients drop their socket or are KILLed at random (the soak)
-	CheckLeaks bool          // at the end, check nothing grew (see checkLeaks)
-	Include    Features      // documented exceptions to put in the grammar anyway
+	// LongIdles is how many idle gaps over 250 ms (after which the proxy gives back a connection
+	// held for warnings or found rows) come in a thousand steps planned (default 15). At a cap of
+	// 1, every such gap of a pinned client stalls the others: fewer make a faster soak.
+	LongIdles  int
+	CheckLeaks bool     // at the end, check nothing grew (see checkLeaks)
+	Include    Features // documented exceptions to put in the grammar anyway
 	// MaxFailures stops the run after this many distinct failures (default 1).
 	MaxFailures int
 	// Known are failures already reported (prefixes of their keys, as the report prints them):
@@ -58,6 +62,8 @@ type Options struct {
 	// relay puts a plain TCP relay in place of the proxy: the fuzzer's self-check.
 	relay bool
 }
+
+const defaultLongIdles = 15
 
 // Environment variables that override Options (documented in the README).
 const (
@@ -124,6 +130,9 @@ func (o *Options) defaults(tb testing.TB) error {
 	}
 	if o.Clients <= 0 {
 		o.Clients = 8
+	}
+	if o.LongIdles <= 0 {
+		o.LongIdles = defaultLongIdles
 	}
 	if o.Observers <= 0 {
 		o.Observers = o.Cap + 1

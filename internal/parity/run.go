@@ -155,7 +155,7 @@ func (r *runner) broken(err error) {
 func (r *runner) client(id int) {
 	for gen := 0; r.ctx.Err() == nil; gen++ {
 		spec := specFor(r.o.Seed, id, gen)
-		g := newGen(r.o.Seed, spec, gen, r.o.Include, r.o.Drops)
+		g := newGen(r.o.Seed, spec, gen, grammar{incl: r.o.Include, drops: r.o.Drops, longIdle: r.o.LongIdles})
 		steps := g.script(30 + g.pick(scriptSteps-30))
 		ds, err := dialSide(r.ctx, r.e, spec.login(), false)
 		if err != nil {
@@ -232,9 +232,11 @@ func (r *runner) proxySide(s *side, pr *pair, w who, spec Spec) {
 		case OpKill:
 			r.kills.Add(1)
 		}
-		select {
-		case r.nudge <- struct{}{}:
-		default:
+		if seq%probeEvery == 0 {
+			select {
+			case r.nudge <- struct{}{}:
+			default:
+			}
 		}
 		pr.put(true, o, seq)
 		if step.ends() || o.Lost != "" {
@@ -262,6 +264,11 @@ func (r *runner) directSide(s *side, pr *pair) {
 		}
 	}
 }
+
+// probeEvery: an observer probes after one client step in probeEvery (at a cap of 1 or 2, a few
+// steps are enough for a connection to come back from another client, and probes cost as much as
+// client statements).
+const probeEvery = 4
 
 // observerProbes is how many probes one observer connection makes before it logs in afresh.
 const observerProbes = 100
