@@ -13,6 +13,7 @@ import (
 const (
 	ciStatements = 25000            // per cap
 	ciDuration   = 55 * time.Second // per cap, should the machine be slow: the run then ends early
+	ciShrink     = time.Minute      // per failure: CI prints the smallest case it got to by then
 )
 
 func TestParity(t *testing.T) {
@@ -21,7 +22,8 @@ func TestParity(t *testing.T) {
 	}
 	for _, capN := range []int{1, 2} {
 		t.Run(fmt.Sprintf("cap%d", capN), func(t *testing.T) {
-			rep := Run(t, Options{Proxied: proxied, Direct: direct, Cap: capN, Statements: ciStatements, Duration: ciDuration})
+			rep := Run(t, Options{Proxied: proxied, Direct: direct, Cap: capN, Statements: ciStatements, Duration: ciDuration,
+				Shrink: ciShrink})
 			if len(rep.Failures) == 0 && rep.Statements < ciStatements {
 				t.Logf("parity: only %d of %d statements within %v (a loaded machine?)", rep.Statements, ciStatements, ciDuration)
 			}
