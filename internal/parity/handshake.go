@@ -98,7 +98,9 @@ func Dial(ctx context.Context, l Login) (*Conn, error) {
 		return nil, err
 	}
 	c := &Conn{nc: nc, wc: wire.NewConn(nc, 16<<10, 16<<10), login: l}
-	_ = nc.SetDeadline(time.Now().Add(dialTimeout))
+	// A login through the proxy may wait for a backend connection (to check the database) as
+	// long as a statement would.
+	_ = nc.SetDeadline(time.Now().Add(commandTimeout))
 	if err := c.handshake(); err != nil {
 		nc.Close()
 		return nil, err
