@@ -119,8 +119,8 @@ func (r *runner) knownSeen() map[string]int64 {
 func (r *runner) fail(f *Failure, seq int64) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if r.keys[f.Key] {
-		return
+	if r.keys[f.Key] || len(r.failures) >= r.o.MaxFailures {
+		return // a failure already stopped the run; what the others saw meanwhile may be its echo
 	}
 	r.keys[f.Key] = true
 	f.seq = seq
