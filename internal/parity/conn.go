@@ -77,6 +77,25 @@ func (c *Conn) lost(o Outcome, err error) Outcome {
 	return o
 }
 
+// errPacket returns the error an ERR packet carries (a *wire.Error), or why it cannot be read.
+func errPacket(p []byte) error {
+	e, err := wire.ParseErr(p)
+	if err != nil {
+		return err
+	}
+	return e
+}
+
+// failed ends o with the ERR packet p.
+func (c *Conn) failed(o Outcome, p []byte) Outcome {
+	err := errPacket(p)
+	if e, ok := err.(*wire.Error); ok {
+		o.Err = e
+		return o
+	}
+	return c.lost(o, err)
+}
+
 // Query runs a COM_QUERY.
 func (c *Conn) Query(sql string) Outcome {
 	return c.command(append([]byte{byte(wire.ComQuery)}, sql...), false)
@@ -153,12 +172,7 @@ func (c *Conn) command(payload []byte, binary bool) Outcome {
 		case len(p) == 0:
 			return c.lost(o, wire.ErrMalformed)
 		case p[0] == wire.HeaderErr:
-			e, perr := wire.ParseErr(p)
-			if perr != nil {
-				return c.lost(o, perr)
-			}
-			o.Err = e
-			return o
+			return c.failed(o, p)
 		case p[0] == wire.HeaderOK || wire.IsEOF(p):
 			// COM_SET_OPTION is answered with an EOF packet.
 			if wire.IsEOF(p) {
@@ -211,11 +225,7 @@ func (c *Conn) readResultSet(p []byte, binary bool, r *Result) error {
 			r.Warnings, r.Status = wire.EOFStatus(p)
 			return nil
 		case len(p) > 0 && p[0] == wire.HeaderErr:
-			e, perr := wire.ParseErr(p)
-			if perr != nil {
-				return perr
-			}
-			return e
+			return errPacket(p)
 		case binary:
 			r.addRow(hex.EncodeToString(p))
 		default:
@@ -265,12 +275,7 @@ func (c *Conn) Prepare(sql string) (uint32, Outcome) {
 		return 0, c.lost(o, err)
 	}
 	if len(p) > 0 && p[0] == wire.HeaderErr {
-		e, perr := wire.ParseErr(p)
-		if perr != nil {
-			return 0, c.lost(o, perr)
-		}
-		o.Err = e
-		return 0, o
+		return 0, c.failed(o, p)
 	}
 	if len(p) < 12 || p[0] != wire.HeaderOK {
 		return 0, c.lost(o, wire.ErrMalformed)

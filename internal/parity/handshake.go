@@ -55,11 +55,7 @@ type greeting struct {
 func parseGreeting(p []byte) (greeting, error) {
 	var g greeting
 	if len(p) > 0 && p[0] == wire.HeaderErr {
-		e, err := wire.ParseErr(p)
-		if err != nil {
-			return g, err
-		}
-		return g, e
+		return g, errPacket(p)
 	}
 	if len(p) < 1 || p[0] != 10 {
 		return g, fmt.Errorf("parity: unexpected handshake protocol %v", p[:min(len(p), 1)])
@@ -185,11 +181,7 @@ func (c *Conn) authResult() error {
 		case len(p) > 0 && p[0] == wire.HeaderOK:
 			return nil
 		case len(p) > 0 && p[0] == wire.HeaderErr:
-			e, perr := wire.ParseErr(p)
-			if perr != nil {
-				return perr
-			}
-			return e
+			return errPacket(p)
 		case len(p) > 0 && p[0] == wire.HeaderEOF && !switched:
 			plugin, data, _ := bytes.Cut(p[1:], []byte{0})
 			if string(plugin) != nativeAuth {
