@@ -2,7 +2,9 @@ package parity
 
 import (
 	"fmt"
+	"maps"
 	"math/rand/v2"
+	"slices"
 	"time"
 
 	"github.com/mysqlmux/mysqlmux/internal/wire"
@@ -260,10 +262,30 @@ func (g *gen) followUp() bool {
 		g.plain(g.lockAtom())
 	case g.db == "" && g.chance(50):
 		g.plain(atom{sql: "USE " + oneOf(g, dbMain, dbOther), eff: func(g *gen) { g.db = dbMain }})
+	case len(g.temps) > 0 && g.chance(12):
+		t := anyKey(g, g.temps)
+		g.plain(atom{sql: "DROP TEMPORARY TABLE " + t, cls: clsClearsDA, eff: func(g *gen) { delete(g.temps, t) }})
+	case len(g.prepared) > 0 && g.chance(12):
+		p := anyKey(g, g.prepared)
+		g.plain(atom{sql: "DEALLOCATE PREPARE " + p, eff: func(g *gen) { delete(g.prepared, p) }})
+	case len(g.handlers) > 0 && g.chance(12):
+		h := anyKey(g, g.handlers)
+		g.plain(atom{sql: "HANDLER " + h + " CLOSE", cls: clsClearsDA, eff: func(g *gen) { delete(g.handlers, h) }})
+	case g.xa == 0 && len(g.vars)+len(g.temps)+len(g.prepared)+len(g.handlers)+len(g.locks) > 0 && g.chance(4):
+		// Some state (a user variable set from an expression) holds a client's connection until
+		// a reset: at a cap of 1 everyone else waits, so it must not last a whole script.
+		g.push(Step{Op: OpReset}, 0)
+		g.startOver("")
 	default:
 		return false
 	}
 	return true
+}
+
+// anyKey picks a key of m, the same one for the same seed (map order is random).
+func anyKey(g *gen, m map[string]bool) string {
+	keys := slices.Sorted(maps.Keys(m))
+	return keys[g.pick(len(keys))]
 }
 
 func endTxn(g *gen) { g.inTxn = false }
