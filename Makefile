@@ -5,7 +5,7 @@ SHELL := /usr/bin/env bash
 GO ?= go
 export PATH := $(PATH):/usr/local/go/bin
 
-.PHONY: run demo fleet-demo test test-load build bench fmt-check vet install-deps
+.PHONY: run demo fleet-demo test test-load parity build bench fmt-check vet install-deps
 
 # A throwaway MariaDB on 127.0.0.1:3306 and the proxy in front of it (examples/mysqlmux.toml).
 run:
@@ -50,6 +50,12 @@ test-load: install-deps
 	else \
 		echo "test-load: no ./loadtest directory yet; nothing to run"; \
 	fi
+
+# The parity fuzzer's 10-minute soak (internal/parity, build tag "parity", outside the -race run):
+# clients through the proxy at caps 1 and 2 compared with direct twins, with drops, KILLs and
+# leak checks. MYSQLMUX_PARITY_SEED, _DURATION, _STATEMENTS, _INCLUDE adjust it (README).
+parity: install-deps
+	MYSQLMUX_REQUIRE_MARIADB=1 $(GO) test -tags parity -count=1 -timeout 60m -run TestSoak -v ./internal/parity/
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./...
