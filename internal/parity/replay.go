@@ -16,6 +16,9 @@ import (
 
 const replayEscape = 2 * time.Second
 
+// directDrain bounds the wait, once the schedule is over, for the direct sides to finish it.
+const directDrain = 10 * time.Second
+
 // rclient is one session of a case being replayed.
 type rclient struct {
 	cl         CaseClient
@@ -96,18 +99,33 @@ func (e *env) replay(c *Case) ([]*Failure, error) {
 		close(rc.jobs)
 		close(rc.refs)
 	}
+	// The direct sides run what they were handed: a server may answer later than the proxy
+	// (MariaDB answers a refused COM_CHANGE_USER after a second), and its answer is compared.
+	drained := time.After(directDrain)
+	for _, rc := range clients {
+		if rc.cl.Observer {
+			continue
+		}
+		select {
+		case <-rc.dEnded:
+		case <-drained:
+		}
+	}
+	rp.directClosing.Store(true)
 	wg.Wait()
 	return rp.failures, rp.infra
 }
 
 type replayer struct {
-	closing  atomic.Bool
-	e        *env
-	ids      []int
-	incl     Features
-	mu       sync.Mutex
-	failures []*Failure
-	infra    error
+	// closing: the schedule is over, what a proxy side still has queued is dropped;
+	// directClosing: the same for the direct sides, which are given directDrain more.
+	closing, directClosing atomic.Bool
+	e                      *env
+	ids                    []int
+	incl                   Features
+	mu                     sync.Mutex
+	failures               []*Failure
+	infra                  error
 }
 
 func (rp *replayer) report(f *Failure, err error) {
@@ -211,7 +229,7 @@ func (rp *replayer) directSide(rc *rclient) {
 		ended()
 	}()
 	for job := range rc.refs {
-		if rp.closing.Load() && !dead {
+		if rp.directClosing.Load() && !dead {
 			if s != nil {
 				s.c.Quit()
 			}
