@@ -91,6 +91,11 @@ type relay struct {
 	cl *frontend.Client
 	// strip: the client did not negotiate SESSION_TRACK, so OK packets lose the state block.
 	strip bool
+	// ownTracking: the session set session_track_* itself, so the server flags what the client
+	// asked to hear of; otherwise SESSION_STATE_CHANGED in an EOF comes from the proxy's own
+	// tracking (a user variable, a lock, transaction characteristics), which a server under its
+	// default settings does not report, and is cleared.
+	ownTracking bool
 	// scratch for rewritten OK packets; kept per session, bounded by one OK packet.
 	scratch []byte
 	out     outcome
@@ -158,6 +163,9 @@ func (r *relay) terminal(pkt []byte, whole bool) (more bool, err error) {
 	case wire.HeaderEOF:
 		w, st := wire.EOFStatus(p)
 		r.out.warnings, r.out.status, r.out.statusKnown = w, st, true
+		if st&wire.StatusSessionStateChange != 0 && r.strip && !r.ownTracking && len(p) >= 5 {
+			p[4] &^= byte(wire.StatusSessionStateChange >> 8)
+		}
 		return st&wire.StatusMoreResults != 0, r.pass(pkt, whole)
 	}
 	return r.ok(pkt, whole)

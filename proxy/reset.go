@@ -23,7 +23,8 @@ func (s *Session) clearState() {
 		unsure: s.values.unsure & unsureFoundRows, insertIDHere: held, rowCountHere: held}
 	s.lastGTID = ""
 	s.pendingVars, s.diagDirty, s.warnings = s.pendingVars[:0], false, nil
-	s.multiStmt = s.c.RawCaps&wire.ClientMultiStatements != 0
+	// The multi-statement option (COM_SET_OPTION) survives: the server keeps it too.
+	s.relay.ownTracking = false
 	s.state = s.r.states.intern(initialState(s.c.Collation))
 }
 
@@ -47,11 +48,14 @@ func (s *Session) resetSession() error {
 // changeUser answers COM_CHANGE_USER: authenticate the new user, then start over as a fresh
 // session of that user (state cleared, the held connection reset and given back), as MySQL does.
 func (s *Session) changeUser(pkt []byte) error {
-	user, db := s.c.User, s.c.DB
+	user, db, coll := s.c.User, s.c.DB, s.c.Collation
 	cu, err := s.c.ChangeUser(pkt, s.r.users)
 	if err == nil {
+		// Whatever the outcome, the session starts over: the held connection goes back first,
+		// so checking the new user's database can use it when it is the only one (cap 1).
+		s.giveBack(true)
 		if err = s.r.CheckLogin(cu.User, cu.DB, s.c.RawCaps); err != nil {
-			s.c.User, s.c.DB = user, db
+			s.c.User, s.c.DB, s.c.Collation = user, db, coll
 			_ = s.c.WriteError(clientError(err))
 		}
 	}
@@ -106,10 +110,13 @@ func (s *Session) giveBack(force bool) {
 }
 
 // startOver resets the session after a failed COM_CHANGE_USER, as the server does: the held
-// connection is reset and given back, the client's state cleared; the user stays.
+// connection is reset and given back, the client's state cleared, and its character set is the
+// server's default, not the login's (MariaDB applies the packet's only on success); the user
+// and the default database stay.
 func (s *Session) startOver() {
 	s.giveBack(true)
 	s.clearState()
+	s.state = s.r.states.intern(serverCharsetState(s.r.vars.get(s.pool.Addr()), s.state))
 }
 
 // initialState is the state of a session right after login: fresh, but for its character set.

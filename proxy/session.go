@@ -51,11 +51,13 @@ type Session struct {
 	// The client's session state as a direct connection would have it. Authoritative: it is
 	// replayed onto whatever connection the session borrows (borrow.go), or answered from here
 	// (answers.go).
-	db        string        // default database; from login, COM_INIT_DB and session tracking
-	multiStmt bool          // multi-statements on; from login, then COM_SET_OPTION
-	state     *sessionState // variables; from login (character set), session tracking, SET, gather
-	values    connValues    // LAST_INSERT_ID(), FOUND_ROWS(), ROW_COUNT(): from responses and gather
-	lastGTID  string        // from session tracking; what @@last_gtid must return
+	db        string // default database; from login, COM_INIT_DB and session tracking
+	multiStmt bool   // multi-statements on; from login, then COM_SET_OPTION
+	// txReadOnly is IN_TRANS_READONLY as the server last reported it.
+	txReadOnly wire.Status
+	state      *sessionState // variables; from login (character set), session tracking, SET, gather
+	values     connValues    // LAST_INSERT_ID(), FOUND_ROWS(), ROW_COUNT(): from responses and gather
+	lastGTID   string        // from session tracking; what @@last_gtid must return
 	// lastWrite is when the session last wrote on the writer, and confirmed which replica has
 	// applied which of its GTIDs (read-your-writes, route.go).
 	lastWrite time.Time
@@ -369,10 +371,10 @@ func (s *Session) dispatch(pkt []byte) error {
 		s.r.stats.Queries.Add(1)
 		if s.warnings != nil {
 			if errorsOnly, count, ok := showWarningsForm(pkt[1:]); ok {
-				if !count {
-					return s.answerKeptWarnings(errorsOnly)
+				if count {
+					return s.answerKeptCount(errorsOnly, false)
 				}
-				pkt = s.warnings.countQuery(errorsOnly)
+				return s.answerKeptWarnings(errorsOnly, false)
 			}
 		}
 		e := s.r.parsers.effectsOf(pkt[1:], s.analysisCtx())
@@ -591,14 +593,28 @@ func (s *Session) writeOK(seq uint8) error {
 	return s.c.Flush()
 }
 
-// status is the server status a locally answered command reports.
+// status is the server status a locally answered command reports: autocommit, the transaction
+// (and whether it is read-only, as the server last said), and the flags MariaDB derives from
+// sql_mode.
 func (s *Session) status() wire.Status {
-	st := wire.StatusAutocommit
-	if ac, ok := s.state.varsMap()["autocommit"]; ac == "OFF" || !ok && s.r.autocommitOff(s.pool) {
-		st = 0
+	vars := s.state.varsMap()
+	cat := s.r.vars.get(s.pool.Addr())
+	var st wire.Status
+	if ac, ok := vars["autocommit"]; ac != "OFF" && (ok || cat.freshValue("autocommit") != "OFF") {
+		st = wire.StatusAutocommit
 	}
 	if s.pins&PinTransaction != 0 {
-		st |= wire.StatusInTrans
+		st |= wire.StatusInTrans | s.txReadOnly
+	}
+	mode, ok := vars["sql_mode"]
+	if !ok {
+		mode = cat.freshValue("sql_mode")
+	}
+	if strings.Contains(mode, "NO_BACKSLASH_ESCAPES") {
+		st |= wire.StatusNoBackslashEscapes
+	}
+	if strings.Contains(mode, "ANSI_QUOTES") {
+		st |= wire.StatusAnsiQuotes
 	}
 	return st
 }

@@ -46,6 +46,11 @@ func (s *Session) settle(cmd wire.Command, arg string, e *effects) {
 		s.setDB(db)
 	}
 
+	for _, ch := range out.vars {
+		if strings.HasPrefix(ch.name, "session_track_") {
+			s.relay.ownTracking = true
+		}
+	}
 	next := s.state
 	if e != nil && len(e.stmtVars) > 0 {
 		out.vars = slices.DeleteFunc(out.vars, func(ch varChange) bool { return slices.Contains(e.stmtVars, ch.name) })
@@ -98,6 +103,7 @@ func (s *Session) settleStatus(out *outcome) {
 		if out.status&wire.StatusInTrans != 0 {
 			s.pins |= PinTransaction
 		}
+		s.txReadOnly = out.status & wire.StatusInTransReadonly
 	} else if out.errCode != 0 {
 		s.pins |= PinStatusUnknown
 	}

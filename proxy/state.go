@@ -332,6 +332,24 @@ func namesSQL(hv, wv map[string]string, noBackslash bool) ([]byte, map[string]st
 	return append([]byte(nil), "SET NAMES "+quote(cs, noBackslash)+" COLLATE "+quote(wn, noBackslash)...), after
 }
 
+// serverCharsetState is the state of a session the server reset to its own defaults (what a
+// refused COM_CHANGE_USER leaves): the global character set variables of cat's server, or
+// fallback when they are not known.
+func serverCharsetState(cat *varCatalog, fallback *sessionState) *sessionState {
+	g := cat.charsetGlobals()
+	if len(g) != len(freshCharset) {
+		return fallback
+	}
+	if maps.Equal(g, freshCharset) {
+		return nil
+	}
+	vars := maps.Clone(g)
+	if cs := g["character_set_client"]; cs == g["character_set_connection"] && cs == g["character_set_results"] {
+		vars[namesKey] = g["collation_connection"]
+	}
+	return &sessionState{vars: vars}
+}
+
 // stateForCollation is the state of a session that logged in with collation id: fresh if it is
 // the backends' own login collation, else the four character set variables.
 func stateForCollation(id uint8, cs, coll string) *sessionState {

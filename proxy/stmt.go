@@ -275,6 +275,16 @@ func (s *Session) stmtExecute(pkt []byte) error {
 		s.dropLongData(cs)
 		return s.stmtError(1153, "08S01", "Got a packet bigger than 'max_allowed_packet' bytes")
 	}
+	// SHOW WARNINGS and its kin read the diagnostics area the session kept a copy of, as in a
+	// COM_QUERY (see dispatch).
+	if s.warnings != nil {
+		if errorsOnly, count, ok := showWarningsForm(cs.meta.query); ok {
+			if count {
+				return s.answerKeptCount(errorsOnly, true)
+			}
+			return s.answerKeptWarnings(errorsOnly, true)
+		}
+	}
 	payload := s.bindTypes(cs, pkt)
 	s.relay.out = outcome{}
 	// The statement's effects on the session are those of its text (see forward): a GET_LOCK,

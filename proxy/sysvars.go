@@ -35,21 +35,30 @@ type varCatalog struct {
 	fresh map[string]string
 	// maxPacket is the server's max_allowed_packet (0: unknown).
 	maxPacket int
+	// globalCharset: the global values of the character set variables (freshCharset's names),
+	// which a session the server reset to its own defaults gets (a refused COM_CHANGE_USER).
+	globalCharset map[string]string
 }
 
 // catalogSQL lists the variables a session can have. MySQL has no such table (its
 // performance_schema.variables_info says nothing of read-only): there the fallback rules apply.
-const catalogSQL = "SELECT LOWER(VARIABLE_NAME), READ_ONLY, SESSION_VALUE FROM information_schema.SYSTEM_VARIABLES " +
+const catalogSQL = "SELECT LOWER(VARIABLE_NAME), READ_ONLY, SESSION_VALUE, GLOBAL_VALUE FROM information_schema.SYSTEM_VARIABLES " +
 	"WHERE VARIABLE_SCOPE <> 'GLOBAL'"
 
 // readCatalog reads the catalog of c's server. An error is a broken connection.
 func readCatalog(c *backend.Conn) (*varCatalog, error) {
 	cat := &varCatalog{version: c.Version, readOnly: make(map[string]bool, 512), fresh: make(map[string]string, 512)}
 	err := c.QueryRows(catalogSQL, func(row []*string) error {
-		if len(row) == 3 && row[0] != nil && row[1] != nil {
+		if len(row) == 4 && row[0] != nil && row[1] != nil {
 			cat.readOnly[*row[0]] = *row[1] == "YES"
 			if row[2] != nil {
 				cat.fresh[*row[0]] = *row[2]
+			}
+			if _, ok := freshCharset[*row[0]]; ok && row[3] != nil {
+				if cat.globalCharset == nil {
+					cat.globalCharset = make(map[string]string, len(freshCharset))
+				}
+				cat.globalCharset[*row[0]] = *row[3]
 			}
 		}
 		return nil
@@ -100,6 +109,14 @@ func (cat *varCatalog) freshValue(name string) string {
 		return ""
 	}
 	return cat.fresh[name]
+}
+
+// charsetGlobals returns the server's global character set variables (nil: unknown).
+func (cat *varCatalog) charsetGlobals() map[string]string {
+	if cat == nil {
+		return nil
+	}
+	return cat.globalCharset
 }
 
 // catalogs holds the catalog of each backend, by address: read on every statement that needs

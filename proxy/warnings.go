@@ -2,8 +2,9 @@ package proxy
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
-	"fmt"
+	"strconv"
 
 	"github.com/mysqlmux/mysqlmux/internal/wire"
 )
@@ -93,20 +94,46 @@ func showWarningsForm(q []byte) (errorsOnly, count, ok bool) {
 	return false, false, false
 }
 
-// countQuery is the statement that answers SHOW COUNT(*) WARNINGS or ERRORS from the copy, as the
-// server answers it (a SELECT of the variable).
-func (kw *keptWarnings) countQuery(errorsOnly bool) []byte {
-	n, name := kw.warningCount, "@@session.warning_count"
+// answerKeptCount answers SHOW COUNT(*) WARNINGS or ERRORS from the copy, as MariaDB answers
+// it: one BIGINT UNSIGNED column named after the variable it reads, in a binary row for a
+// COM_STMT_EXECUTE.
+func (s *Session) answerKeptCount(errorsOnly, binaryRow bool) error {
+	n, name := s.warnings.warningCount, "@@session.warning_count"
 	if errorsOnly {
-		n, name = kw.errorCount, "@@session.error_count"
+		n, name = s.warnings.errorCount, "@@session.error_count"
 	}
-	return []byte(fmt.Sprintf("%cSELECT %d AS `%s`", byte(wire.ComQuery), n, name))
+	col := wire.Column{Name: []byte(name), Charset: 63, Length: 21, Type: wire.TypeLongLong, Flags: 0xa0}
+	var row []byte
+	if binaryRow {
+		row = binary.LittleEndian.AppendUint64([]byte{0, 0}, uint64(n))
+	} else {
+		row = wire.AppendLenencString(nil, strconv.AppendInt(nil, int64(n), 10))
+	}
+	s.c.Seq = 1
+	for _, p := range [][]byte{{1}, wire.AppendColumn(nil, col), wire.AppendEOF(nil, 0, s.status()), row,
+		wire.AppendEOF(nil, 0, s.status())} {
+		if err := s.c.WritePacket(p); err != nil {
+			return err
+		}
+	}
+	return s.c.Flush()
 }
 
 // answerKeptWarnings answers SHOW WARNINGS (or SHOW ERRORS: the rows at level Error) from the
-// copy.
-func (s *Session) answerKeptWarnings(errorsOnly bool) error {
+// copy, in binary rows for a COM_STMT_EXECUTE.
+func (s *Session) answerKeptWarnings(errorsOnly, binaryRows bool) error {
 	kw := s.warnings
+	var cols []wire.Column
+	if binaryRows {
+		// The head is the column count, the definitions and their EOF.
+		for _, d := range kw.head[1 : len(kw.head)-1] {
+			c, err := wire.ParseColumn(d)
+			if err != nil {
+				return errors.New("proxy: a kept warning column is malformed")
+			}
+			cols = append(cols, c)
+		}
+	}
 	s.c.Seq = 1
 	for _, p := range kw.head {
 		if err := s.c.WritePacket(p); err != nil {
@@ -121,6 +148,12 @@ func (s *Session) answerKeptWarnings(errorsOnly bool) error {
 			}
 			if string(level) != "Error" {
 				continue
+			}
+		}
+		if binaryRows {
+			var err error
+			if p, err = wire.BinaryRow(nil, p, cols); err != nil {
+				return errors.New("proxy: a kept warning row does not fit its columns")
 			}
 		}
 		if err := s.c.WritePacket(p); err != nil {

@@ -70,12 +70,13 @@ const (
 	StatusNoBackslashEscapes Status = 0x0200
 	StatusInTransReadonly    Status = 0x2000
 	StatusSessionStateChange Status = 0x4000
+	StatusAnsiQuotes         Status = 0x8000 // MariaDB: sql_mode has ANSI_QUOTES
 )
 
 var statusNames = [16]string{
 	"IN_TRANS", "AUTOCOMMIT", "", "MORE_RESULTS_EXISTS", "NO_GOOD_INDEX_USED", "NO_INDEX_USED",
 	"CURSOR_EXISTS", "LAST_ROW_SENT", "DB_DROPPED", "NO_BACKSLASH_ESCAPES", "METADATA_CHANGED",
-	"QUERY_WAS_SLOW", "PS_OUT_PARAMS", "IN_TRANS_READONLY", "SESSION_STATE_CHANGED", "",
+	"QUERY_WAS_SLOW", "PS_OUT_PARAMS", "IN_TRANS_READONLY", "SESSION_STATE_CHANGED", "ANSI_QUOTES",
 }
 
 // String lists the flags by name.

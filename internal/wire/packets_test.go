@@ -127,3 +127,28 @@ func FuzzParseColumn(f *testing.F) {
 		}
 	})
 }
+
+func TestBinaryRow(t *testing.T) {
+	cols := []Column{{Type: 0xfd}, {Type: TypeLong, Flags: flagUnsigned}, {Type: 0xfd}, {Type: TypeLongLong}}
+	text := AppendLenencString(nil, []byte("Warning"))
+	text = AppendLenencString(text, []byte("1365"))
+	text = append(text, 0xfb) // NULL
+	text = AppendLenencString(text, []byte("-2"))
+	got, err := BinaryRow(nil, text, cols)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []byte{0x00, 1 << 4}
+	want = AppendLenencString(want, []byte("Warning"))
+	want = append(want, 0x55, 0x05, 0, 0)
+	want = append(want, 0xfe, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff)
+	if !bytes.Equal(got, want) {
+		t.Fatalf("BinaryRow = %x, want %x", got, want)
+	}
+	if _, err := BinaryRow(nil, text, cols[:3]); err == nil {
+		t.Fatal("a row with more values than columns was accepted")
+	}
+	if _, err := BinaryRow(nil, AppendLenencString(nil, []byte("1.5")), []Column{{Type: TypeDouble}}); err == nil {
+		t.Fatal("a DOUBLE column was accepted")
+	}
+}
