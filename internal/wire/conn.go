@@ -35,7 +35,7 @@ type Conn struct {
 	r    *reader
 	w    *bufio.Writer // nil while released
 	pool *BufferPool   // nil: buffers are the Conn's own
-	fw   *fdWriter     // what a pooled write buffer writes to
+	fw   *fdWriter     // what the write buffer writes to
 
 	// Seq is the sequence id the next packet read or written must carry. Callers reset it to 0
 	// at the start of each command; ReadPacket and WritePacket advance it.
@@ -52,7 +52,8 @@ type Conn struct {
 
 // NewConn wraps nc with read and write buffers of the given sizes.
 func NewConn(nc net.Conn, readBuf, writeBuf int) *Conn {
-	return &Conn{nc: nc, r: newReader(nc, readBuf, nil), w: bufio.NewWriterSize(newFDWriter(nc), writeBuf)}
+	fw := newFDWriter(nc)
+	return &Conn{nc: nc, r: newReader(nc, readBuf, nil), w: bufio.NewWriterSize(fw, writeBuf), fw: fw}
 }
 
 // NewPooledConn wraps nc with buffers taken from pool only while in use.

@@ -28,6 +28,14 @@ type reader struct {
 	readFn func(fd uintptr) bool
 	n      int
 	errno  syscall.Errno
+
+	// Conn.SendAwait's write, done by sendFn (sendOnce bound once) inside the read: the bytes,
+	// how many are written, why the write stopped, and whom to tell once it is done.
+	sendFn    func(fd uintptr) bool
+	send      []byte
+	sendN     int
+	sendErrno syscall.Errno
+	sent      func(error)
 }
 
 // readOnce is called by the poller: it reads what is there, or, finding nothing, gives the
@@ -48,6 +56,7 @@ func newReader(nc net.Conn, size int, pool *sync.Pool) *reader {
 		if rc, err := sc.SyscallConn(); err == nil {
 			rd.rc = rc
 			rd.readFn = rd.readOnce
+			rd.sendFn = rd.sendOnce
 		}
 	}
 	if pool == nil {
