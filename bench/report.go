@@ -132,10 +132,21 @@ func writeTable(w io.Writer, sums []Summary) error {
 		}
 		return us(*s.AddedP50)
 	})
-	for i, c := range first.classes() {
-		line(c.name, nil, func(s *Summary) string {
-			if cs := s.classes(); i < len(cs) {
-				return cs[i].cell()
+	for _, name := range []string{"fast clients", "paced clients"} {
+		shown := false
+		for i := range sums {
+			for _, c := range sums[i].classes() {
+				shown = shown || c.name == name
+			}
+		}
+		if !shown {
+			continue
+		}
+		line(name, nil, func(s *Summary) string {
+			for _, c := range s.classes() {
+				if c.name == name {
+					return c.cell()
+				}
 			}
 			return "-"
 		})
@@ -161,7 +172,16 @@ func writeTable(w io.Writer, sums []Summary) error {
 		}
 		return size(s.Process.RSSPerClient)
 	})
-	line("CPU ÷ floor", nil, func(s *Summary) string {
+	floor := false
+	for i := range sums {
+		floor = floor || sums[i].VsFloor != nil
+	}
+	lineIf := func(show bool, label string, cell func(s *Summary) string) {
+		if show {
+			line(label, nil, cell)
+		}
+	}
+	lineIf(floor, "CPU ÷ floor", func(s *Summary) string {
 		if s.VsFloor == nil || s.VsFloor.CPUPerQuery == 0 {
 			return "-"
 		}
@@ -179,7 +199,7 @@ func writeTable(w io.Writer, sums []Summary) error {
 		}
 		return size(float64(s.Process.RSSAfterKB << 10))
 	})
-	line("server conns", nil, func(s *Summary) string {
+	lineIf(first.ServerConns != nil, "server conns", func(s *Summary) string {
 		if s.ServerConns == nil {
 			return "-"
 		}
@@ -267,16 +287,16 @@ func errorCell(s *Summary) string {
 // us formats microseconds with three significant digits in a fitting unit.
 func us(v float64) string {
 	unit := "µs"
-	switch {
-	case v >= 1e6:
+	switch a := math.Abs(v); {
+	case a >= 1e6:
 		v, unit = v/1e6, "s"
-	case v >= 1e3:
+	case a >= 1e3:
 		v, unit = v/1e3, "ms"
 	}
-	switch {
-	case v >= 100:
+	switch a := math.Abs(v); {
+	case a >= 100:
 		return fmt.Sprintf("%.0f%s", v, unit)
-	case v >= 10:
+	case a >= 10:
 		return fmt.Sprintf("%.1f%s", v, unit)
 	}
 	return fmt.Sprintf("%.2f%s", v, unit)
