@@ -82,6 +82,11 @@ func TestRelayFloor(t *testing.T) {
 	if sums[0].VsFloor == nil || sums[2].VsFloor == nil || sums[1].VsFloor != nil || sums[0].AddedP50 != nil || sums[1].AddedP50 == nil {
 		t.Errorf("direct against the floor: %+v, %+v; the relay's added p50 %v", sums[0].VsFloor, sums[2].VsFloor, sums[1].AddedP50)
 	}
+	// Each target at 3 clients against itself at 2.
+	if sums[0].VsFirstStep != nil || sums[1].VsFirstStep != nil || sums[2].VsFirstStep == nil || sums[3].VsFirstStep == nil ||
+		sums[3].VsFirstStep.CPUPerQuery != sums[3].Process.CPUPerQuery/sums[1].Process.CPUPerQuery {
+		t.Errorf("against the first step: %+v, %+v", sums[2].VsFirstStep, sums[3].VsFirstStep)
+	}
 	// Go reads and writes the relay's sockets with read(2) and write(2): /proc counts them.
 	if p := sums[1].Process; p.ReadsPerQuery < 1 || p.WritesPerQuery < 1 {
 		t.Errorf("relay (this process): %.2f reads, %.2f writes per query; want at least one each", p.ReadsPerQuery, p.WritesPerQuery)
@@ -90,7 +95,7 @@ func TestRelayFloor(t *testing.T) {
 	if err := WriteText(&text, sums); err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"relay", "3 clients", "CPU ÷ floor", "p50 added", "target per query"} {
+	for _, want := range []string{"relay", "3 clients", "CPU ÷ floor", "CPU ÷ step 1", "p50 added", "target per query"} {
 		if !strings.Contains(text.String(), want) {
 			t.Errorf("report lacks %q:\n%s", want, text.String())
 		}

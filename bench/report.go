@@ -181,6 +181,12 @@ func writeTable(w io.Writer, sums []Summary) error {
 			line(label, nil, cell)
 		}
 	}
+	lineIf(steps(sums) && first.Process != nil, "CPU ÷ step 1", func(s *Summary) string {
+		if s.VsFirstStep == nil || s.VsFirstStep.CPUPerQuery == 0 {
+			return "-"
+		}
+		return fmt.Sprintf("%.2f", s.VsFirstStep.CPUPerQuery)
+	})
 	lineIf(floor, "CPU ÷ floor", func(s *Summary) string {
 		if s.VsFloor == nil || s.VsFloor.CPUPerQuery == 0 {
 			return "-"

@@ -39,6 +39,9 @@ type Summary struct {
 	AddedP50 *float64 `json:"added_p50_us,omitempty"`
 	// When a Floor target ran in the same step: this target's figures over the floor's.
 	VsFloor *Ratios `json:"vs_floor,omitempty"`
+	// Steps after the first: this target's figures over its own in the first step (the cost of
+	// 1,000 clients over that of 16, say).
+	VsFirstStep *Ratios `json:"vs_first_step,omitempty"`
 }
 
 // ClassSummary are the figures of one class of many-clients' clients.
@@ -100,6 +103,12 @@ func Summarize(results []*Result) []Summary {
 		}
 	}
 	for i, r := range results {
+		for j, o := range results[:i] {
+			if o.Target == r.Target {
+				out[i].VsFirstStep = ratios(&out[j], &out[i])
+				break
+			}
+		}
 		first := -1
 		for j, o := range results {
 			if o.Step != r.Step {
