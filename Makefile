@@ -5,7 +5,7 @@ SHELL := /usr/bin/env bash
 GO ?= go
 export PATH := $(PATH):/usr/local/go/bin
 
-.PHONY: run demo test test-load build bench fmt-check vet install-deps
+.PHONY: run demo fleet-demo test test-load build bench fmt-check vet install-deps
 
 # A throwaway MariaDB on 127.0.0.1:3306 and the proxy in front of it (examples/mysqlmux.toml).
 run:
@@ -14,6 +14,11 @@ run:
 # 500 clients straight at a MariaDB with max_connections=20 (ERROR 1040), then through mysqlmux.
 demo:
 	bash scripts/demo.sh
+
+# etcd, a MariaDB with max_connections=60, three proxies, 3000 clients spread over them: alone
+# (ERROR 1040 comes back), in a fleet of 48 (none), then etcd stopped for 30 s.
+fleet-demo:
+	bash scripts/fleet-demo.sh
 
 build:
 	$(GO) build ./...

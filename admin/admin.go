@@ -17,6 +17,7 @@ import (
 	"github.com/go-mysql-org/go-mysql/mysql"
 	"github.com/go-mysql-org/go-mysql/server"
 
+	"github.com/mysqlmux/mysqlmux/cluster"
 	"github.com/mysqlmux/mysqlmux/config"
 	"github.com/mysqlmux/mysqlmux/digest"
 	"github.com/mysqlmux/mysqlmux/proxy"
@@ -46,6 +47,9 @@ type Runtime struct {
 	// Update applies change to a copy of the configuration in force, validates the result and
 	// applies it as a reload does (SET): the one way settings change, whoever changes them.
 	Update func(change func(*config.Config) error) error
+	// Fleet returns the fleet's state ([cluster]: SHOW FLEET, SHOW BACKENDS, metrics); nil, or
+	// a function returning nil, without one.
+	Fleet func() *cluster.Status
 }
 
 // Server is a running admin console and/or HTTP metrics listener.

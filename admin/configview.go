@@ -49,6 +49,10 @@ func flatten(prefix string, v reflect.Value, out *[][2]string) {
 		return
 	}
 	switch v.Kind() {
+	case reflect.Pointer: // an optional table ([cluster]): shown when present
+		if !v.IsNil() {
+			flatten(prefix, v.Elem(), out)
+		}
 	case reflect.Struct:
 		t := v.Type()
 		for i := range t.NumField() {

@@ -26,6 +26,7 @@ func commands() []command {
 		{"SHOW POOLS", "", "one row per backend pool: cap, connections open, in use, idle, waiters, counters", (*handler).showPools},
 		{"SHOW CLIENTS", "", "one row per client connection: user, address, database, state, pin reason", (*handler).showClients},
 		{"SHOW BACKENDS", "", "one row per backend: cap, connections open, up/down from recent dials", (*handler).showBackends},
+		{"SHOW FLEET", "", "with [cluster]: one row per backend and fleet instance: grant, floor, demand, in use, waiting", (*handler).showFleet},
 		{"SHOW STATS", "", "name/value counters: clients, queries, borrows, pins by reason, ...", (*handler).showStats},
 		{"SHOW CONFIG", "", "key/value rows of the running configuration (passwords hidden)", (*handler).showConfig},
 		{"SHOW DIGESTS", "", "statements by digest (literals replaced by ?): count, time, rows, errors", (*handler).showDigests},

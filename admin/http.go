@@ -18,6 +18,7 @@ func (s *Server) newHTTPServer() *http.Server {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(
 		newCollector(s),
+		newFleetCollector(s),
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)

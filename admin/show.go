@@ -48,10 +48,11 @@ func (h *handler) showClients(string) (*mysql.Result, error) {
 }
 
 func (h *handler) showBackends(string) (*mysql.Result, error) {
-	names := []string{"backend", "max_connections", "open", "in_use", "status", "dials", "dial_errors", "last_dials_failed",
+	names := append([]string{"backend", "max_connections", "open", "in_use", "status", "dials", "dial_errors", "last_dials_failed",
 		"refused_dials", "dial_state", "dial_state_since", "last_dial_error",
-		"role", "state", "why", "state_since", "read_only", "replicating", "lag_ms", "gtid_pos"}
+		"role", "state", "why", "state_since", "read_only", "replicating", "lag_ms", "gtid_pos"}, fleetBackendColumns()...)
 	sn := h.s.takeSnapshot()
+	fleet := h.s.fleet()
 	var rows [][]any
 	for _, p := range sn.pools {
 		failing, down := h.s.health.observe(p)
@@ -67,7 +68,7 @@ func (h *handler) showBackends(string) (*mysql.Result, error) {
 		} else {
 			row = append(row, "", "", "", "", nil, nil, nil, nil)
 		}
-		rows = append(rows, row)
+		rows = append(rows, append(row, fleetBackendRow(fleet, p.Backend)...))
 	}
 	return resultset(names, rows)
 }

@@ -2,6 +2,7 @@ package admin
 
 import (
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/mysqlmux/mysqlmux/backend"
@@ -26,16 +27,23 @@ func TestConfigRowsMaskPasswords(t *testing.T) {
 	cfg.Backends = []config.BackendConfig{{Address: "db1:3306"}, {Address: "db2:3306", MaxConnections: 7}}
 	cfg.Users = []config.UserConfig{{Name: "app", Password: "s3cret"}}
 	cfg.Admin = config.AdminConfig{Listen: "127.0.0.1:6032", User: "admin", Password: "adm1n"}
+	if rows := configRows(&cfg); slices.ContainsFunc(rows, func(kv [2]string) bool { return strings.HasPrefix(kv[0], "cluster") }) {
+		t.Errorf("no [cluster] table, yet SHOW CONFIG shows cluster keys: %v", rows)
+	}
+	cl := config.DefaultCluster()
+	cl.Endpoints, cl.Name, cl.MaxConnections, cl.Username, cl.Password = []string{"127.0.0.1:2379"}, "f", 48, "u", "etcdpw"
+	cfg.Cluster = &cl
 	got := map[string]string{}
 	for _, kv := range configRows(&cfg) {
 		got[kv[0]] = kv[1]
-		if kv[1] == "s3cret" || kv[1] == "adm1n" {
+		if kv[1] == "s3cret" || kv[1] == "adm1n" || kv[1] == "etcdpw" {
 			t.Errorf("%s shows a password", kv[0])
 		}
 	}
 	for k, v := range map[string]string{
 		"proxy.max_client_connections": "10000", "pool.idle_timeout": "1m0s", "backends[1].address": "db2:3306",
 		"backends[1].max_connections": "7", "users[0].password": masked, "admin.password": masked, "admin.http_listen": "",
+		"cluster.endpoints[0]": "127.0.0.1:2379", "cluster.max_connections": "48", "cluster.password": masked,
 	} {
 		if g, ok := got[k]; !ok || g != v {
 			t.Errorf("%s = %q (present %v), want %q", k, g, ok, v)

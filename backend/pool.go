@@ -91,13 +91,14 @@ type Pool struct {
 	mu      sync.Mutex
 	set     Settings
 	idle    []*Conn     // most recently used last; none fits a waiter
-	open    int         // open or being dialled; never above set.MaxConns
+	open    int         // open or being dialled; never above capLocked()
 	dialing int         // dials in flight (counted in open)
 	inUse   int         // lent out
 	held    map[Key]int // open connections (idle or lent) by key
 	waiters *list.List  // of *waiter, FIFO
 	closed  bool
 	stats   Stats
+	limit   int // a ceiling below set.MaxConns set by SetLimit (a fleet's grant); -1: none
 
 	outage outage                   // failed dials that say the server is full, slow or down
 	logins map[loginKey]*loginFault // logins the server refused, by key and database
@@ -115,6 +116,7 @@ type Pool struct {
 	done   chan struct{}
 
 	lastDiscard atomic.Int64 // unix nanoseconds of the last Discard; see trusted
+	closing     atomic.Int64 // connections no longer counted in open whose socket is not closed yet
 	idleLimit   atomic.Int64 // set.IdleTimeout, read without the lock by usable
 
 	waitObserver atomic.Pointer[func(time.Duration)] // see SetWaitObserver
@@ -154,7 +156,7 @@ func NewPool(addr string, dial DialFunc, s Settings, log *slog.Logger) *Pool {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	p := &Pool{addr: addr, dial: dial, log: log, set: s, waiters: list.New(), held: make(map[Key]int),
+	p := &Pool{addr: addr, dial: dial, log: log, set: s, limit: -1, waiters: list.New(), held: make(map[Key]int),
 		logins: make(map[loginKey]*loginFault), stop: make(chan struct{}), done: make(chan struct{})}
 	p.idleLimit.Store(int64(s.IdleTimeout))
 	p.ctx, p.cancel = context.WithCancel(context.Background())
@@ -230,9 +232,8 @@ func (p *Pool) take(ctx context.Context, w Want, deadline *time.Time, requeue bo
 		p.stats.WaitCount++
 	}
 	p.armExpiryLocked(wt.deadline)
-	victims := p.dialLocked()
+	p.dialLocked()
 	p.mu.Unlock()
-	quitAll(victims)
 	return p.wait(ctx, wt, elem)
 }
 
@@ -303,7 +304,7 @@ func (p *Pool) expireLocked(now time.Time) {
 			}
 		} else {
 			p.stats.Timeouts++
-			err := &AcquireTimeoutError{Backend: p.addr, Cap: p.set.MaxConns, Open: p.open,
+			err := &AcquireTimeoutError{Backend: p.addr, Cap: p.capLocked(), Open: p.open,
 				Waiting: p.waiters.Len(), Timeout: p.set.AcquireTimeout, LastErr: p.lastDialErrLocked(wt.want)}
 			p.grantLocked(e, grant{err: err})
 		}
@@ -361,8 +362,8 @@ func (p *Pool) Release(c *Conn) {
 	p.inUse--
 	var quit []*Conn
 	switch {
-	case p.closed || p.open > p.set.MaxConns || (p.set.MaxLifetime > 0 && c.Age() > p.set.MaxLifetime && p.mayRetireLocked()):
-		if !p.closed && p.open <= p.set.MaxConns {
+	case p.closed || p.open > p.capLocked() || (p.set.MaxLifetime > 0 && c.Age() > p.set.MaxLifetime && p.mayRetireLocked()):
+		if !p.closed && p.open <= p.capLocked() {
 			p.stats.ClosedExpired++
 		}
 		quit = append(quit, p.dropLocked(c))
@@ -371,36 +372,32 @@ func (p *Pool) Release(c *Conn) {
 		p.mu.Unlock()
 		return
 	default:
-		if q := p.putLocked(c); q != nil {
-			quit = append(quit, q)
-		}
+		p.putLocked(c)
 	}
-	quit = append(quit, p.dialLocked()...)
+	p.dialLocked()
 	p.mu.Unlock()
-	quitAll(quit)
+	p.quitAll(quit)
 }
 
 // putLocked hands an open connection to the oldest waiter it can serve (counting it lent), or
 // keeps it idle. Strict FIFO across users: when the oldest waiter needs another user's
 // connection and only this connection's slot could get it one, the connection is closed and a
-// dial starts in its slot; the closed connection is returned, to quit outside the lock.
-func (p *Pool) putLocked(c *Conn) (closed *Conn) {
+// dial starts in its slot (closing it first: see startDialLocked).
+func (p *Pool) putLocked(c *Conn) {
 	front := p.waiters.Front()
 	for e := front; e != nil; e = e.Next() {
 		wt := e.Value.(*waiter)
 		if fits(c, wt.want) {
 			p.inUse++
 			p.grantLocked(e, grant{conn: c})
-			return nil
+			return
 		}
-		if e == front && !wt.dialing && p.open >= p.set.MaxConns && p.mayDialLocked(wt.want, time.Now()) {
-			p.dropLocked(c)
-			p.startDialLocked(wt)
-			return c
+		if e == front && !wt.dialing && p.open >= p.capLocked() && p.mayDialLocked(wt.want, time.Now()) {
+			p.startDialLocked(wt, p.dropLocked(c))
+			return
 		}
 	}
 	p.idle = append(p.idle, c)
-	return nil
 }
 
 // Discard closes a connection that is broken or in an unknown state and frees its slot.
@@ -409,24 +406,32 @@ func (p *Pool) Discard(c *Conn) {
 	_ = c.Close()
 	p.mu.Lock()
 	p.inUse--
-	p.dropLocked(c)
-	victims := p.dialLocked()
+	p.forgetLocked(c) // closed above
+	p.dialLocked()
 	p.mu.Unlock()
-	quitAll(victims)
 }
 
-// dropLocked forgets an open connection that is being closed and returns it.
+// dropLocked forgets an open connection that is about to be closed and returns it; it counts as
+// closing until quitAll has closed it.
 func (p *Pool) dropLocked(c *Conn) *Conn {
+	p.forgetLocked(c)
+	p.closing.Add(1)
+	return c
+}
+
+// forgetLocked stops counting an open connection.
+func (p *Pool) forgetLocked(c *Conn) {
 	p.open--
 	p.stats.Closed++
 	if p.held[c.Key]--; p.held[c.Key] <= 0 {
 		delete(p.held, c.Key)
 	}
-	return c
 }
 
-func quitAll(cs []*Conn) {
+// quitAll closes connections dropLocked returned (outside the lock: COM_QUIT is a write).
+func (p *Pool) quitAll(cs []*Conn) {
 	for _, c := range cs {
 		c.Quit()
+		p.closing.Add(-1)
 	}
 }

@@ -13,10 +13,10 @@ import (
 
 // dialLocked starts the dials the queue needs, oldest waiter first, as far as the cap and the
 // server allow. At the cap, an idle connection no waiter can use (another user's) is closed to
-// make room; those are returned, to quit outside the lock.
-func (p *Pool) dialLocked() (victims []*Conn) {
+// make room.
+func (p *Pool) dialLocked() {
 	if p.closed || p.waiters.Len() == 0 {
-		return nil
+		return
 	}
 	now := time.Now()
 	for e := p.waiters.Front(); e != nil && p.serverMayDialLocked(now); e = e.Next() {
@@ -24,15 +24,15 @@ func (p *Pool) dialLocked() (victims []*Conn) {
 		if wt.dialing || !p.loginMayDialLocked(wt.want, now) {
 			continue
 		}
-		if p.open >= p.set.MaxConns {
+		var victim *Conn
+		if p.open >= p.capLocked() {
 			if len(p.idle) == 0 {
 				break
 			}
-			victims = append(victims, p.dropLocked(p.popIdleLocked(0)))
+			victim = p.dropLocked(p.popIdleLocked(0))
 		}
-		p.startDialLocked(wt)
+		p.startDialLocked(wt, victim)
 	}
-	return victims
 }
 
 // mayDialLocked says whether a dial for w may start now.
@@ -88,8 +88,10 @@ func (p *Pool) loginMayDialLocked(w Want, now time.Time) bool {
 	return true
 }
 
-// startDialLocked counts a slot for a new connection and dials it for wt's login.
-func (p *Pool) startDialLocked(wt *waiter) {
+// startDialLocked counts a slot for a new connection and dials it for wt's login. victim, when
+// not nil, is the connection dropped to make room: it is closed before the dial starts, so the
+// server never sees more connections than the cap (a fleet's grants add up to its budget).
+func (p *Pool) startDialLocked(wt *waiter, victim *Conn) {
 	if !p.outage.since.IsZero() {
 		p.outage.retire = true // this dial is a probe
 	}
@@ -100,12 +102,16 @@ func (p *Pool) startDialLocked(wt *waiter) {
 	if f := p.logins[lk]; f != nil {
 		f.probing = true
 	}
-	go p.runDial(wt, lk, time.Now(), p.set.ConnectTimeout)
+	go p.runDial(wt, lk, victim, p.set.ConnectTimeout)
 }
 
-// runDial dials (within timeout, if set), then hands the connection to the queue or records
-// the failure.
-func (p *Pool) runDial(wt *waiter, lk loginKey, started time.Time, timeout time.Duration) {
+// runDial closes victim (if any), dials (within timeout, if set), then hands the connection to
+// the queue or records the failure.
+func (p *Pool) runDial(wt *waiter, lk loginKey, victim *Conn, timeout time.Duration) {
+	if victim != nil {
+		p.quitAll([]*Conn{victim})
+	}
+	started := time.Now()
 	ctx, cancel := p.ctx, context.CancelFunc(func() {})
 	if timeout > 0 {
 		ctx, cancel = context.WithTimeout(p.ctx, timeout)
@@ -130,18 +136,18 @@ func (p *Pool) runDial(wt *waiter, lk loginKey, started time.Time, timeout time.
 	default:
 		p.held[lk.key]++
 		notes = p.dialOKLocked(lk)
-		if p.closed || p.open > p.set.MaxConns { // closed, or the cap lowered meanwhile
+		if p.closed || p.open > p.capLocked() { // closed, or the cap lowered meanwhile
 			quit = append(quit, p.dropLocked(c))
-		} else if q := p.putLocked(c); q != nil {
-			quit = append(quit, q)
+		} else {
+			p.putLocked(c)
 		}
 	}
-	quit = append(quit, p.dialLocked()...)
+	p.dialLocked()
 	p.mu.Unlock()
 	for _, note := range notes {
 		note()
 	}
-	quitAll(quit)
+	p.quitAll(quit)
 }
 
 // armLocked makes the timer run dialLocked at the latest at at.
@@ -160,7 +166,6 @@ func (p *Pool) onTimer() {
 	if !p.wake.After(time.Now()) { // else re-armed for later while this run waited for the lock
 		p.wake = time.Time{}
 	}
-	victims := p.dialLocked()
+	p.dialLocked()
 	p.mu.Unlock()
-	quitAll(victims)
 }

@@ -72,7 +72,7 @@ func (p *Pool) dialFailedLocked(lk loginKey, err error, started time.Time) []fun
 	if !first {
 		return nil
 	}
-	held, maxConns, waiting := p.open-p.dialing, p.set.MaxConns, p.waiters.Len()
+	held, maxConns, waiting := p.open-p.dialing, p.capLocked(), p.waiters.Len()
 	return []func(){func() {
 		p.log.Warn("backend dial failed: serving the waiting clients from the connections held, dialling one at a time after a backoff",
 			"backend", p.addr, "state", why.state(), "err", err, "held", held, "cap", maxConns,
@@ -145,7 +145,7 @@ func (p *Pool) dialOKLocked(lk loginKey) (notes []func()) {
 	if o.okSince.IsZero() {
 		o.okSince = now
 	}
-	if p.open-p.dialing >= p.set.MaxConns {
+	if p.open-p.dialing >= p.capLocked() {
 		notes = append(notes, p.endOutageLocked(now))
 	}
 	return notes
@@ -155,7 +155,7 @@ func (p *Pool) dialOKLocked(lk loginKey) (notes []func()) {
 func (p *Pool) endOutageLocked(now time.Time) func() {
 	o := p.outage
 	p.outage = outage{}
-	held, maxConns := p.open-p.dialing, p.set.MaxConns
+	held, maxConns := p.open-p.dialing, p.capLocked()
 	return func() {
 		p.log.Info("backend accepts connections again", "backend", p.addr, "state_was", o.reason.state(),
 			"lasted", now.Sub(o.since).Round(time.Millisecond), "failed_dials", o.failed,

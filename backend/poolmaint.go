@@ -13,13 +13,7 @@ func (p *Pool) SetSettings(s Settings) {
 	p.set = s
 	p.idleLimit.Store(int64(s.IdleTimeout))
 	clear(p.logins)
-	var quit []*Conn
-	for p.open > s.MaxConns && len(p.idle) > 0 {
-		quit = append(quit, p.dropLocked(p.popIdleLocked(0)))
-	}
-	quit = append(quit, p.dialLocked()...)
-	p.mu.Unlock()
-	quitAll(quit)
+	p.applyCapLocked()
 }
 
 // Settings returns the limits in force.
@@ -51,7 +45,7 @@ func (p *Pool) Close() {
 	p.cancel()
 	close(p.stop)
 	<-p.done
-	quitAll(idle)
+	p.quitAll(idle)
 }
 
 // janitor closes connections idle past idle_timeout or older than max_lifetime, and ends
@@ -86,11 +80,11 @@ func (p *Pool) janitor() {
 		clear(p.idle[len(keep):])
 		p.idle = keep
 		notes := p.expireFaultsLocked(now)
-		expired = append(expired, p.dialLocked()...)
+		p.dialLocked()
 		p.mu.Unlock()
 		for _, note := range notes {
 			note()
 		}
-		quitAll(expired)
+		p.quitAll(expired)
 	}
 }

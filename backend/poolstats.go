@@ -38,7 +38,7 @@ func (p *Pool) Stats() Stats {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	s := p.stats
-	s.Backend, s.MaxConns, s.Open, s.Dialing, s.InUse = p.addr, p.set.MaxConns, p.open, p.dialing, p.inUse
+	s.Backend, s.MaxConns, s.Open, s.Dialing, s.InUse = p.addr, p.capLocked(), p.open, p.dialing, p.inUse
 	s.Idle, s.Waiting = len(p.idle), p.waiters.Len()
 	s.DialState = "ok"
 	if err, kind, since := p.dialFaultLocked(); err != nil {

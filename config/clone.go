@@ -8,6 +8,11 @@ func (c *Config) Clone() *Config {
 	n.Backends = slices.Clone(c.Backends)
 	n.Users = slices.Clone(c.Users)
 	n.Rules = slices.Clone(c.Rules)
+	if c.Cluster != nil {
+		cl := *c.Cluster
+		cl.Endpoints = slices.Clone(cl.Endpoints)
+		n.Cluster = &cl
+	}
 	return &n
 }
 

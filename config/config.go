@@ -13,6 +13,8 @@ type Config struct {
 	Admin    AdminConfig     `toml:"admin"`
 	Routing  RoutingConfig   `toml:"routing"`
 	Rules    []RuleConfig    `toml:"rules"`
+	// Cluster is the [cluster] table; nil without one (the proxy keeps its cap alone).
+	Cluster *ClusterConfig `toml:"cluster"`
 }
 
 // ProxyConfig is the [proxy] table: the client-facing listener.

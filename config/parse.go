@@ -22,6 +22,7 @@ type document struct {
 	Admin    AdminConfig      `toml:"admin"`
 	Routing  RoutingConfig    `toml:"routing"`
 	Rules    []toml.Primitive `toml:"rules"`
+	Cluster  ClusterConfig    `toml:"cluster"`
 }
 
 // Load reads and parses the TOML file at path; see Parse.
@@ -39,12 +40,15 @@ func Load(path string) (*Config, error) {
 // joined, each an *Error naming its key.
 func Parse(data []byte) (*Config, error) {
 	c := Defaults()
-	doc := document{Proxy: c.Proxy, Pool: c.Pool, Admin: c.Admin, Routing: c.Routing}
+	doc := document{Proxy: c.Proxy, Pool: c.Pool, Admin: c.Admin, Routing: c.Routing, Cluster: DefaultCluster()}
 	md, err := toml.Decode(string(data), &doc)
 	if err != nil {
 		return nil, tomlError(err)
 	}
 	c.Proxy, c.Pool, c.Admin, c.Routing = doc.Proxy, doc.Pool, doc.Admin, doc.Routing
+	if md.IsDefined("cluster") {
+		c.Cluster = &doc.Cluster
+	}
 
 	problems := unknownTableKeys(md.Keys())
 	backends, set, err := decodeTables[BackendConfig](&md, "backends", doc.Backends, &problems)
@@ -141,6 +145,7 @@ func unknownTableKeys(keys []toml.Key) []error {
 		"pool":    tomlFields(reflect.TypeFor[PoolConfig]()),
 		"admin":   tomlFields(reflect.TypeFor[AdminConfig]()),
 		"routing": tomlFields(reflect.TypeFor[RoutingConfig]()),
+		"cluster": tomlFields(reflect.TypeFor[ClusterConfig]()),
 	}
 	var problems []error
 	seen := map[string]bool{}

@@ -43,6 +43,7 @@ func (c *Config) problems() []error {
 	p.users(c.Users)
 	p.routing(c)
 	p.listeners(c.Proxy, c.Admin)
+	p.cluster(c.Cluster)
 	if c.Admin.Listen != "" && c.Admin.User == "" {
 		p.add("admin.user", "required when admin.listen is set")
 	}

@@ -41,6 +41,8 @@ type Instance struct {
 
 	observer Observer // see SetObserver; guarded by mu
 
+	limits PoolLimits // nil: every pool at its configured cap (see fleet.go)
+
 	ctx     context.Context
 	cancel  context.CancelFunc
 	serveCh chan error
@@ -52,7 +54,11 @@ func (in *Instance) connectTimeoutNow() time.Duration { return time.Duration(in.
 
 // Start listens on cfg.Proxy.Listen and serves until Shutdown.
 func Start(cfg *config.Config, log *slog.Logger) (*Instance, error) {
-	in := &Instance{log: log, cfg: cfg, pools: make(map[string]*backend.Pool), dialers: make(map[string]*backend.Dialer)}
+	return start(cfg, log, nil)
+}
+
+func start(cfg *config.Config, log *slog.Logger, limits PoolLimits) (*Instance, error) {
+	in := &Instance{log: log, cfg: cfg, pools: make(map[string]*backend.Pool), dialers: make(map[string]*backend.Dialer), limits: limits}
 	in.connectTimeout.Store(int64(cfg.Pool.ConnectTimeout.Duration))
 	in.users = frontend.NewUsers(usersOf(cfg))
 	in.router = NewRouter(nil, in.users, routerSettings(cfg), log)
@@ -180,6 +186,9 @@ func (in *Instance) buildPools(cfg *config.Config) []*backend.Pool {
 				Timeout: in.connectTimeoutNow, InitSQL: trackingSQL}
 			d.SetTLS(tlsConf)
 			p = backend.NewPool(b.Address, in.router.dialFunc(d), in.poolSettings(cfg, b), in.log)
+			if in.limits != nil {
+				p.SetLimit(in.limits.Limit(b.Address)) // before any client can borrow from it
+			}
 			p.SetWaitObserver(in.waitObserverLocked(b.Address))
 			in.dialers[b.Address] = d
 		}

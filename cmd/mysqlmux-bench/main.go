@@ -132,7 +132,7 @@ func newFlags(cfg *bench.Config, stderr io.Writer) (*flag.FlagSet, *options) {
 	opt := &options{}
 	fs := flag.NewFlagSet("mysqlmux-bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	fs.StringVar(&opt.addr, "addr", cfg.Targets[0].Addr, "target `HOST:PORT`, or a unix socket path")
+	fs.StringVar(&opt.addr, "addr", cfg.Targets[0].Addr, "target `HOST:PORT`, or a unix socket path; HOST:PORT,HOST:PORT,...: one target, the clients dealt over them in turn (a fleet of proxies)")
 	fs.StringVar(&cfg.User, "user", cfg.User, "user `name`")
 	fs.StringVar(&cfg.Password, "password", "", "`password` (default $MYSQL_PWD)")
 	fs.StringVar(&cfg.DB, "db", cfg.DB, "`database` holding the tables")

@@ -14,6 +14,7 @@ import (
 	"syscall"
 
 	"github.com/mysqlmux/mysqlmux/admin"
+	"github.com/mysqlmux/mysqlmux/cluster"
 	"github.com/mysqlmux/mysqlmux/config"
 	"github.com/mysqlmux/mysqlmux/doctor"
 	"github.com/mysqlmux/mysqlmux/internal/fdlimit"
@@ -75,19 +76,31 @@ func run() int {
 	sigs := make(chan os.Signal, 1)
 	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
 	files := raiseFileLimit(log)
-	warnFileLimit(log, cfg, files)
-	in, err := proxy.Start(cfg, log)
+	fleet, cfg, err := joinFleet(cfg, log)
 	if err != nil {
 		log.Error("cannot start", "err", err)
 		return 1
 	}
-	rt := &running{path: *path, in: in, log: log, files: files, cfg: cfg}
+	warnFileLimit(log, cfg, files)
+	in, err := startProxy(cfg, log, fleet)
+	if err != nil {
+		log.Error("cannot start", "err", err)
+		if fleet != nil {
+			fleet.Close()
+		}
+		return 1
+	}
+	rt := &running{path: *path, in: in, log: log, files: files, cfg: cfg, fleet: fleet}
+	if fleet != nil {
+		fleet.Attach(in.PoolsByAddress, rt.fleetChanged)
+	}
 	var adm *admin.Server
 	if cfg.Admin.Listen != "" || cfg.Admin.HTTPListen != "" {
-		adm, err = admin.Start(cfg.Admin, in, admin.Runtime{Config: rt.config, Reload: rt.reload, Update: rt.update}, log)
+		adm, err = admin.Start(cfg.Admin, in, admin.Runtime{Config: rt.config, Reload: rt.reload, Update: rt.update, Fleet: rt.fleetStatus}, log)
 		if err != nil {
 			log.Error("cannot start the admin listeners", "err", err)
 			_ = shutdown(in, cfg, log)
+			leaveFleet(fleet, cfg)
 			return 1
 		}
 	}
@@ -104,6 +117,7 @@ func run() int {
 		// gate go on and finish like any other statement in flight.
 		in.Router().Resume()
 		err := shutdown(in, rt.config(), log)
+		leaveFleet(fleet, rt.config())
 		if adm != nil {
 			_ = adm.Close() // after the proxy, so operators could watch the drain
 		}
@@ -154,6 +168,7 @@ type running struct {
 	in    *proxy.Instance
 	log   *slog.Logger
 	files fdlimit.Limits // the open-files limits set at start
+	fleet *cluster.Fleet // nil without [cluster]
 
 	mu  sync.Mutex
 	cfg *config.Config // the configuration in force; replaced by a successful reload
@@ -167,6 +182,11 @@ func (r *running) reload() error {
 	ncfg, err := config.Load(r.path)
 	if err != nil {
 		return fmt.Errorf("%s: %w", r.path, err)
+	}
+	if r.fleet != nil {
+		if ncfg, err = r.fleet.Overlay(ncfg); err != nil {
+			return fmt.Errorf("the fleet's configuration in etcd: %w", err)
+		}
 	}
 	return r.applyLocked(ncfg)
 }
@@ -191,6 +211,7 @@ func (r *running) applyLocked(ncfg *config.Config) error {
 	if ncfg.Admin != r.cfg.Admin {
 		r.log.Warn("[admin] changes take effect at restart; the admin listeners keep their settings")
 	}
+	r.fleetReloaded(ncfg)
 	r.cfg = ncfg
 	return nil
 }
