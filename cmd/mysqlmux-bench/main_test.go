@@ -97,6 +97,7 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"-clients", "16,1000", "-active", "1,2,3", "-workload", "many-clients"}, 1, "-clients: 2 numbers for 3 steps"},
 		{[]string{"-clients", "4,5,6", "-fast", "1,2", "-workload", "many-clients"}, 1, "-fast: 2 numbers for 3 steps"},
 		{[]string{"-active", "2"}, 1, "only for the many-clients workload"},
+		{[]string{"-addr", "127.0.0.1:1,127.0.0.1:2", "-relay"}, 1, "the relay goes to one server"},
 		{[]string{"extra"}, 2, "unexpected argument"},
 	}
 	for _, c := range cases {

@@ -24,6 +24,9 @@ const relayStopTimeout = 5 * time.Second
 // of this program so that its CPU time and syscalls are its own, and returns it as a target (the
 // floor the others are held to) with the function that stops it.
 func startRelay(to string, stderr io.Writer) (bench.Target, func(), error) {
+	if strings.Contains(to, ",") {
+		return bench.Target{}, nil, fmt.Errorf("-relay: the first target %s is several addresses; the relay goes to one server", to)
+	}
 	exe, err := os.Executable()
 	if err != nil {
 		return bench.Target{}, nil, fmt.Errorf("-relay: %w", err)
