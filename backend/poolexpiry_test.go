@@ -31,7 +31,7 @@ func TestPoolExpiryOutOfOrder(t *testing.T) {
 		return ch
 	}
 	long := wait()
-	waitFor(t, func() bool { return p.Stats().Waiting == 1 })
+	poll(t, "the first wait", func() bool { return p.Stats().Waiting == 1 })
 	s := p.Settings()
 	s.AcquireTimeout = 100 * time.Millisecond
 	p.SetSettings(s)
@@ -50,16 +50,6 @@ func TestPoolExpiryOutOfOrder(t *testing.T) {
 	}
 	if st := p.Stats(); st.Waiting != 0 || st.Timeouts != 2 || st.WaitDuration < 650*time.Millisecond {
 		t.Fatalf("stats %+v: want both timeouts and their waits counted", st)
-	}
-}
-
-// waitFor polls cond for up to 10 s.
-func waitFor(t *testing.T, cond func() bool) {
-	t.Helper()
-	for deadline := time.Now().Add(10 * time.Second); !cond(); time.Sleep(5 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatal("condition not reached within 10 s")
-		}
 	}
 }
 
