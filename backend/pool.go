@@ -74,6 +74,8 @@ type waiter struct {
 	want    Want
 	ch      chan grant // buffered 1: the handing side never blocks
 	dialing bool       // a dial started for this waiter is in flight (guarded by Pool.mu)
+	// start is when it began to wait, deadline when it gives up (set before it is queued).
+	start, deadline time.Time
 }
 
 // Pool caps the connections to one server and queues statements FIFO when none is free.
@@ -102,6 +104,11 @@ type Pool struct {
 	logins map[loginKey]*loginFault // logins the server refused, by key and database
 	timer  *time.Timer              // ends a backoff: runs dialLocked
 	wake   time.Time                // when timer fires; zero: not armed
+	// expiry ends the waits past their deadline (expireLocked), at expiryAt (zero: not armed):
+	// one timer for the queue rather than one per wait, which cost every wait a timer's
+	// creation and stop and a fourth case in its select.
+	expiry   *time.Timer
+	expiryAt time.Time
 
 	ctx    context.Context // ends dials in flight on Close
 	cancel context.CancelFunc
@@ -155,6 +162,8 @@ func NewPool(addr string, dial DialFunc, s Settings, log *slog.Logger) *Pool {
 	p.ctx, p.cancel = context.WithCancel(context.Background())
 	p.timer = time.AfterFunc(time.Hour, p.onTimer)
 	p.timer.Stop()
+	p.expiry = time.AfterFunc(time.Hour, p.onExpiry)
+	p.expiry.Stop()
 	go p.janitor()
 	return p
 }
@@ -210,7 +219,11 @@ func (p *Pool) take(ctx context.Context, w Want, deadline *time.Time, requeue bo
 		p.mu.Unlock()
 		return nil, err
 	}
-	wt := &waiter{want: w, ch: make(chan grant, 1)}
+	now := time.Now()
+	if deadline.IsZero() {
+		*deadline = now.Add(p.set.AcquireTimeout)
+	}
+	wt := &waiter{want: w, ch: make(chan grant, 1), start: now, deadline: *deadline}
 	var elem *list.Element
 	if requeue {
 		elem = p.waiters.PushFront(wt)
@@ -218,32 +231,25 @@ func (p *Pool) take(ctx context.Context, w Want, deadline *time.Time, requeue bo
 		elem = p.waiters.PushBack(wt)
 		p.stats.WaitCount++
 	}
-	if deadline.IsZero() {
-		*deadline = time.Now().Add(p.set.AcquireTimeout)
-	}
+	p.armExpiryLocked(wt.deadline)
 	p.dialLocked()
 	p.mu.Unlock()
-	return p.wait(ctx, wt, elem, *deadline)
+	return p.wait(ctx, wt, elem)
 }
 
-// wait blocks until wt is handed something, or gives up at deadline, on ctx or on Abort.
-func (p *Pool) wait(ctx context.Context, wt *waiter, elem *list.Element, deadline time.Time) (*Conn, error) {
-	start := time.Now()
-	timer := time.NewTimer(deadline.Sub(start))
-	defer timer.Stop()
+// wait blocks until wt is handed a connection or an error (the acquire timeout's among them:
+// expireLocked), or gives up on ctx or on Abort.
+func (p *Pool) wait(ctx context.Context, wt *waiter, elem *list.Element) (*Conn, error) {
 	var why error
 	select {
 	case g := <-wt.ch:
-		p.addWait(time.Since(start))
-		return g.conn, g.err
-	case <-timer.C:
+		return g.conn, g.err // the wait was counted by the hand-over
 	case <-ctx.Done():
 		why = ctx.Err()
 	case <-wt.want.Abort:
 		why = ErrAborted
 	}
 	p.mu.Lock()
-	p.addWaitLocked(time.Since(start))
 	select {
 	case g := <-wt.ch:
 		// Handed over just as we gave up: give it back.
@@ -253,16 +259,10 @@ func (p *Pool) wait(ctx context.Context, wt *waiter, elem *list.Element, deadlin
 		}
 	default:
 		p.waiters.Remove(elem)
+		p.addWaitLocked(time.Since(wt.start))
 		p.mu.Unlock()
 	}
-	if why != nil {
-		return nil, why
-	}
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.stats.Timeouts++
-	return nil, &AcquireTimeoutError{Backend: p.addr, Cap: p.capLocked(), Open: p.open,
-		Waiting: p.waiters.Len() + 1, Timeout: p.set.AcquireTimeout, LastErr: p.lastDialErrLocked(wt.want)}
+	return nil, why
 }
 
 // matchIdleLocked picks an idle connection for w: same user and flags, preferring the most
@@ -338,11 +338,8 @@ func (p *Pool) putLocked(c *Conn) {
 	for e := front; e != nil; e = e.Next() {
 		wt := e.Value.(*waiter)
 		if fits(c, wt.want) {
-			p.waiters.Remove(e)
 			p.inUse++
-			// Grants are sent under the lock so a waiter that gives up can tell, under the
-			// same lock, whether it was handed something.
-			wt.ch <- grant{conn: c}
+			p.grantLocked(e, grant{conn: c})
 			return
 		}
 		if e == front && !wt.dialing && p.open >= p.capLocked() && p.mayDialLocked(wt.want, time.Now()) {

@@ -120,8 +120,7 @@ func (p *Pool) failWaitersLocked(lk loginKey, err error) int {
 	for e := p.waiters.Front(); e != nil; {
 		next := e.Next()
 		if wt := e.Value.(*waiter); wt.want.Key == lk.key && wt.want.DB == lk.db {
-			p.waiters.Remove(e)
-			wt.ch <- grant{err: err}
+			p.grantLocked(e, grant{err: err})
 			n++
 		}
 		e = next

@@ -36,11 +36,11 @@ func (p *Pool) Close() {
 	for len(p.idle) > 0 {
 		idle = append(idle, p.dropLocked(p.popIdleLocked(0)))
 	}
-	for e := p.waiters.Front(); e != nil; e = e.Next() {
-		e.Value.(*waiter).ch <- grant{err: ErrPoolClosed}
+	for e := p.waiters.Front(); e != nil; e = p.waiters.Front() {
+		p.grantLocked(e, grant{err: ErrPoolClosed})
 	}
-	p.waiters.Init()
 	p.timer.Stop()
+	p.expiry.Stop()
 	p.mu.Unlock()
 	p.cancel()
 	close(p.stop)

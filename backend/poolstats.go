@@ -47,12 +47,6 @@ func (p *Pool) Stats() Stats {
 	return s
 }
 
-func (p *Pool) addWait(d time.Duration) {
-	p.mu.Lock()
-	p.addWaitLocked(d)
-	p.mu.Unlock()
-}
-
 func (p *Pool) addWaitLocked(d time.Duration) {
 	p.stats.WaitDuration += d
 	p.stats.WaitMax = max(p.stats.WaitMax, d)

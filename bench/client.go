@@ -14,10 +14,11 @@ const reconnectPause = 10 * time.Millisecond
 // client is one simulated client. Only its own goroutine touches it while the round runs, except
 // live, which the progress printer reads.
 type client struct {
-	r    *round
-	rng  *rand.Rand
-	sess *session // nil while disconnected
-	live liveCounters
+	r     *round
+	class class
+	rng   *rand.Rand
+	sess  *session // nil while disconnected
+	live  liveCounters
 
 	// Figures of the measured phase (plus the first connect), read once the client is done.
 	ops, queries, rows, bytes int64
@@ -66,23 +67,31 @@ func (c *client) connectFirst(ctx context.Context) {
 	}
 }
 
+// class is what a client does in a round.
+type class uint8
+
+const (
+	classFast  class = iota // operations back to back (every client of the other workloads)
+	classPaced              // many-clients: Config.Rate operations per second
+	classIdle               // many-clients: connected, no operation
+)
+
 // run loads the target until the deadline, the shared budget of operations runs out or ctx is
 // cancelled. Operations run under context.Background(): a cancellable context would make the driver
 // hand every query to a watcher goroutine, an extra wake-up per query that would bias the figures;
 // ctx is checked between operations instead.
 func (c *client) run(ctx context.Context) {
 	r := c.r
+	defer func() { c.finished = time.Now() }()
 	if r.w.mode != churn && !c.connected {
 		return
 	}
-	if r.w.mode == idle {
-		t := time.NewTimer(time.Until(r.deadline))
-		defer t.Stop()
-		select {
-		case <-ctx.Done():
-		case <-t.C:
-		}
-		c.finished = time.Now()
+	switch {
+	case r.w.mode == idle || c.class == classIdle:
+		sleepUntil(ctx, r.deadline)
+		return
+	case c.class == classPaced:
+		c.runPaced(ctx)
 		return
 	}
 	for ctx.Err() == nil {
@@ -94,30 +103,65 @@ func (c *client) run(ctx context.Context) {
 		if measured && r.budget != nil && r.budget.Add(-1) < 0 {
 			break
 		}
-		var t tally
-		err := c.operate(ctx, &t, measured)
-		took := time.Since(start)
-		if ctx.Err() != nil {
-			break // interrupted: the operation may have been cut short
-		}
-		if err != nil {
-			c.live.errs.Add(1)
-			if measured {
-				c.errors.add(err)
-			}
-			continue
-		}
-		c.live.ops.Add(1)
-		c.live.queries.Add(t.queries)
-		if measured {
-			c.ops++
-			c.queries += t.queries
-			c.rows += t.rows
-			c.bytes += t.bytes
-			c.latency.Record(took)
+		if !c.step(ctx, start, measured) {
+			break
 		}
 	}
-	c.finished = time.Now()
+}
+
+// runPaced issues an operation every 1/Rate seconds, from a random phase so that the clients
+// spread over the period. The schedule is kept whatever the latency: an operation that comes due
+// while the previous one runs starts as soon as it ends, and its latency counts from when it was
+// due, so a target that cannot keep up shows it in the latencies rather than by lowering the load
+// (no coordinated omission).
+func (c *client) runPaced(ctx context.Context) {
+	r := c.r
+	period := time.Duration(float64(time.Second) / r.cfg.Rate)
+	due := r.begun.Add(time.Duration(c.rng.Int64N(int64(period))))
+	timer := time.NewTimer(time.Hour)
+	defer timer.Stop()
+	for ctx.Err() == nil && due.Before(r.deadline) {
+		if d := time.Until(due); d > 0 {
+			timer.Reset(d)
+			select {
+			case <-ctx.Done():
+				return
+			case <-timer.C:
+			}
+		}
+		if !c.step(ctx, due, !due.Before(r.measureStart)) {
+			return
+		}
+		due = due.Add(period)
+	}
+}
+
+// step runs one operation, counted from start, and records it; false when ctx was cancelled
+// meanwhile (the operation may have been cut short: it is not counted).
+func (c *client) step(ctx context.Context, start time.Time, measured bool) bool {
+	var t tally
+	err := c.operate(ctx, &t, measured)
+	took := time.Since(start)
+	if ctx.Err() != nil {
+		return false
+	}
+	if err != nil {
+		c.live.errs.Add(1)
+		if measured {
+			c.errors.add(err)
+		}
+		return true
+	}
+	c.live.ops.Add(1)
+	c.live.queries.Add(t.queries)
+	if measured {
+		c.ops++
+		c.queries += t.queries
+		c.rows += t.rows
+		c.bytes += t.bytes
+		c.latency.Record(took)
+	}
+	return true
 }
 
 // operate runs one operation, connecting first when the client has no connection (churn, or after

@@ -26,6 +26,19 @@ import (
 type Target struct {
 	Addr string // "host:port", or the path of a unix socket
 	PID  int    // process whose CPU time and RSS are sampled around each round; 0 = none
+	Name string // shown instead of Addr when set (mysqlmux-bench's relay: "relay")
+	// Floor marks the baseline the other targets are held to (mysqlmux-bench's relay): each
+	// summary then has its CPU per query over the floor's of the same step.
+	Floor bool
+}
+
+// Step is one number of clients to run the workload with. Several steps run in one Run, each
+// against every target, round by round, so that their figures compare as those of targets do.
+type Step struct {
+	Clients int // connected clients
+	// many-clients only: Fast clients run at full speed, the next Active ones issue Config.Rate
+	// statements per second each, the rest stay connected and idle.
+	Active, Fast int
 }
 
 // Config describes one run. Field comments name the mysqlmux-bench flag that sets each field.
@@ -35,8 +48,16 @@ type Config struct {
 	Password string   // -password
 	DB       string   // -db
 
-	Workload string        // -workload: a name from Workloads
-	Clients  int           // -clients: simulated clients, one connection each
+	Workload string // -workload: a name from Workloads
+	Clients  int    // -clients: simulated clients, one connection each
+	// Steps, when set, replace Clients (and Active, Fast): -clients, -active and -fast given as
+	// lists.
+	Steps        []Step
+	Active, Fast int     // -active, -fast: see Step
+	Rate         float64 // -rate: statements per second of each active client (many-clients)
+	// Server is the database server behind the targets (-server): its Threads_connected is
+	// sampled during the measured phase, the backend connections a proxy holds. "" = none.
+	Server   string
 	Duration time.Duration // -duration: measured time per round; 0 = until Queries operations
 	Queries  int64         // -queries: stop after this many operations (a query, or a transaction for the transactional workloads); 0 = no limit
 	Warmup   time.Duration // -warmup: load before each measured round, not counted
@@ -67,6 +88,7 @@ func DefaultConfig() Config {
 		Tables:         4,
 		TableSize:      10000,
 		ResultRows:     100000,
+		Rate:           10,
 		ConnectTimeout: 10 * time.Second,
 	}
 }
@@ -77,19 +99,50 @@ func (c *Config) Validate() error {
 	if err != nil {
 		return err
 	}
+	for _, st := range c.steps() {
+		if err := st.validate(w, c); err != nil {
+			return err
+		}
+	}
 	switch {
-	case c.Clients < 1:
-		return fmt.Errorf("-clients: %d, want at least 1", c.Clients)
 	case c.Duration < 0 || c.Warmup < 0 || c.ProgressInterval < 0:
 		return errors.New("-duration, -warmup, -progress: negative duration")
 	case c.Queries < 0:
 		return fmt.Errorf("-queries: %d, want 0 or more", c.Queries)
 	case c.Duration == 0 && c.Queries == 0:
 		return errors.New("-duration: give a duration or -queries N")
-	case w.mode == idle && c.Duration == 0:
-		return errors.New("-duration: the idle workload needs a duration")
+	case (w.mode == idle || w.mode == mixed) && c.Duration == 0:
+		return fmt.Errorf("-duration: the %s workload needs a duration", w.name)
 	case c.Rounds < 1:
 		return fmt.Errorf("-rounds: %d, want at least 1", c.Rounds)
+	}
+	return nil
+}
+
+// maxRate bounds -rate: a paced client's period must stay well above a timer's resolution and a
+// query's latency, or it is a client at full speed.
+const maxRate = 1000
+
+// steps returns the steps to run: Steps, or one made of Clients, Active and Fast.
+func (c *Config) steps() []Step {
+	if len(c.Steps) > 0 {
+		return c.Steps
+	}
+	return []Step{{Clients: c.Clients, Active: c.Active, Fast: c.Fast}}
+}
+
+func (st Step) validate(w workload, c *Config) error {
+	switch {
+	case st.Clients < 1:
+		return fmt.Errorf("-clients: %d, want at least 1", st.Clients)
+	case st.Active < 0 || st.Fast < 0:
+		return errors.New("-active, -fast: negative")
+	case w.mode != mixed && (st.Active > 0 || st.Fast > 0):
+		return errors.New("-active, -fast: only for the many-clients workload")
+	case w.mode == mixed && st.Active+st.Fast > st.Clients:
+		return fmt.Errorf("-active %d + -fast %d: more than -clients %d", st.Active, st.Fast, st.Clients)
+	case w.mode == mixed && st.Active > 0 && !(c.Rate > 0 && c.Rate <= maxRate):
+		return fmt.Errorf("-rate: %g, want more than 0 and at most %d statements per second", c.Rate, maxRate)
 	}
 	return nil
 }

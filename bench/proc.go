@@ -14,13 +14,19 @@ import (
 // for user space on every architecture Go supports.
 const clockTick = 10 * time.Millisecond
 
-// procSample is one reading of a process's CPU time (user and system, all threads) and resident set.
+// procSample is one reading of a process's CPU time (user and system, all threads), resident
+// set, context switches and read and write syscalls.
 type procSample struct {
 	cpu time.Duration
 	rss int64 // bytes
+	// Summed over the process's threads (those alive when read: Go and MariaDB keep theirs).
+	voluntary, involuntary int64
+	// From /proc/PID/io: the read-like and write-like syscalls of every thread, exited ones
+	// included; zero when the file cannot be read (another user's process, without root).
+	reads, writes int64
 }
 
-// sampleProc reads /proc/PID/stat and /proc/PID/status.
+// sampleProc reads /proc/PID/stat, /proc/PID/status, /proc/PID/io and each thread's status.
 func sampleProc(pid int) (procSample, error) {
 	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
 	if err != nil {
@@ -53,7 +59,40 @@ func sampleProc(pid int) (procSample, error) {
 			s.rss = kb << 10
 		}
 	}
+	s.voluntary, s.involuntary = threadSwitches(pid)
+	if io, err := os.ReadFile(fmt.Sprintf("/proc/%d/io", pid)); err == nil {
+		s.reads, s.writes = statusField(io, "syscr:"), statusField(io, "syscw:")
+	}
 	return s, nil
+}
+
+// threadSwitches sums the voluntary and involuntary context switches of pid's threads.
+func threadSwitches(pid int) (voluntary, involuntary int64) {
+	dir := fmt.Sprintf("/proc/%d/task", pid)
+	tasks, err := os.ReadDir(dir)
+	if err != nil {
+		return 0, 0
+	}
+	for _, t := range tasks {
+		st, err := os.ReadFile(dir + "/" + t.Name() + "/status")
+		if err != nil {
+			continue // the thread exited
+		}
+		voluntary += statusField(st, "voluntary_ctxt_switches:")
+		involuntary += statusField(st, "nonvoluntary_ctxt_switches:")
+	}
+	return voluntary, involuntary
+}
+
+// statusField returns the number after name at the start of a line of a /proc file, 0 if absent.
+func statusField(b []byte, name string) int64 {
+	for line := range bytes.Lines(b) {
+		if rest, ok := bytes.CutPrefix(line, []byte(name)); ok {
+			n, _ := strconv.ParseInt(string(bytes.TrimSpace(rest)), 10, 64)
+			return n
+		}
+	}
+	return 0
 }
 
 // selfCPU returns the CPU time this process has used so far.

@@ -24,7 +24,7 @@ func writeBlock(w io.Writer, s *Summary) error {
 	row := func(name, format string, args ...any) {
 		fmt.Fprintf(tw, "  %s\t"+format+"\n", append([]any{name}, args...)...)
 	}
-	fmt.Fprintf(tw, "%s against %s: %d clients, %d round(s), %.2f s measured\n", s.Workload, s.Target, s.Clients, s.Rounds, s.Seconds)
+	fmt.Fprintf(tw, "%s against %s: %s, %d round(s), %.2f s measured\n", s.Workload, s.label(), s.clientsText(), s.Rounds, s.Seconds)
 	row("connected", "%d of %d clients", s.Connected, s.Clients)
 	if s.Ops > 0 {
 		row("queries", "%d (%.1f per second)", s.Queries, s.QPS)
@@ -51,6 +51,9 @@ func writeBlock(w io.Writer, s *Summary) error {
 			row("", "%s × %d: %s", k, s.Errors[k].Count, s.Errors[k].Message)
 		}
 	}
+	for _, c := range s.classes() {
+		row(c.name, "%s", c.cell())
+	}
 	if t := s.Process; t != nil {
 		cpu := fmt.Sprintf("CPU %.0f%% of a core", t.CPUPercent)
 		if s.Queries > 0 {
@@ -58,6 +61,12 @@ func writeBlock(w io.Writer, s *Summary) error {
 		}
 		row(fmt.Sprintf("target pid %d", t.PID), "%s; RSS %s → %s (%s per connection)",
 			cpu, size(float64(t.RSSBeforeKB<<10)), size(float64(t.RSSAfterKB<<10)), size(t.RSSPerClient))
+		if s.Queries > 0 {
+			row("target per query", "%s", perQueryCell(t))
+		}
+	}
+	if c := s.ServerConns; c != nil {
+		row("server connections", "max %d, mean %.1f (Threads_connected)", c.Max, c.Mean)
 	}
 	if s.Queries > 0 {
 		row("bench CPU", "%s per query", us(s.BenchCPUPerQuery))
@@ -67,14 +76,14 @@ func writeBlock(w io.Writer, s *Summary) error {
 
 func writeTable(w io.Writer, sums []Summary) error {
 	first := &sums[0]
-	fmt.Fprintf(w, "%s, %d clients, %d round(s) per target, targets alternating; ratio = target / %s\n",
-		first.Workload, first.Clients, first.Rounds, first.Target)
+	fmt.Fprintf(w, "%s, %s, %d round(s) per target, targets alternating; ratio = target / %s\n",
+		first.Workload, first.clientsText(), first.Rounds, first.label())
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	// Names are padded by hand: the figures are right-aligned, the names should not be.
 	name := func(s string) string { return fmt.Sprintf("%-16s", s) }
 	header := []string{name("")}
 	for i, s := range sums {
-		header = append(header, s.Target)
+		header = append(header, s.label())
 		if i > 0 {
 			header = append(header, "ratio")
 		}
@@ -96,6 +105,9 @@ func writeTable(w io.Writer, sums []Summary) error {
 		}
 		fmt.Fprintln(tw, strings.Join(cells, "\t")+"\t")
 	}
+	if steps(sums) {
+		line("clients", nil, func(s *Summary) string { return s.clientsText() })
+	}
 	line("qps", func(r *Ratios) float64 { return r.QPS }, func(s *Summary) string { return fmt.Sprintf("%.0f", s.QPS) })
 	line("qps by round", nil, func(s *Summary) string {
 		var parts []string
@@ -114,6 +126,31 @@ func writeTable(w io.Writer, sums []Summary) error {
 	line("latency p95", func(r *Ratios) float64 { return r.P95 }, func(s *Summary) string { return us(s.Latency.P95) })
 	line("latency p99", func(r *Ratios) float64 { return r.P99 }, func(s *Summary) string { return us(s.Latency.P99) })
 	line("latency max", nil, func(s *Summary) string { return us(s.Latency.Max) })
+	line("p50 added", nil, func(s *Summary) string {
+		if s.AddedP50 == nil {
+			return "-"
+		}
+		return us(*s.AddedP50)
+	})
+	for _, name := range []string{"fast clients", "paced clients"} {
+		shown := false
+		for i := range sums {
+			for _, c := range sums[i].classes() {
+				shown = shown || c.name == name
+			}
+		}
+		if !shown {
+			continue
+		}
+		line(name, nil, func(s *Summary) string {
+			for _, c := range s.classes() {
+				if c.name == name {
+					return c.cell()
+				}
+			}
+			return "-"
+		})
+	}
 	line("connect p50", nil, func(s *Summary) string { return us(s.Connect.P50) })
 	line("connected", nil, func(s *Summary) string { return fmt.Sprintf("%d/%d", s.Connected, s.Clients) })
 	line("errors", nil, func(s *Summary) string { return errorCell(s) })
@@ -135,8 +172,110 @@ func writeTable(w io.Writer, sums []Summary) error {
 		}
 		return size(s.Process.RSSPerClient)
 	})
+	floor := false
+	for i := range sums {
+		floor = floor || sums[i].VsFloor != nil
+	}
+	lineIf := func(show bool, label string, cell func(s *Summary) string) {
+		if show {
+			line(label, nil, cell)
+		}
+	}
+	lineIf(steps(sums) && first.Process != nil, "CPU ÷ step 1", func(s *Summary) string {
+		if s.VsFirstStep == nil || s.VsFirstStep.CPUPerQuery == 0 {
+			return "-"
+		}
+		return fmt.Sprintf("%.2f", s.VsFirstStep.CPUPerQuery)
+	})
+	lineIf(floor, "CPU ÷ floor", func(s *Summary) string {
+		if s.VsFloor == nil || s.VsFloor.CPUPerQuery == 0 {
+			return "-"
+		}
+		return fmt.Sprintf("%.2f", s.VsFloor.CPUPerQuery)
+	})
+	line("target per query", nil, func(s *Summary) string {
+		if s.Process == nil {
+			return "-"
+		}
+		return perQueryCell(s.Process)
+	})
+	line("target RSS", nil, func(s *Summary) string {
+		if s.Process == nil {
+			return "-"
+		}
+		return size(float64(s.Process.RSSAfterKB << 10))
+	})
+	lineIf(first.ServerConns != nil, "server conns", func(s *Summary) string {
+		if s.ServerConns == nil {
+			return "-"
+		}
+		return fmt.Sprintf("max %d mean %.1f", s.ServerConns.Max, s.ServerConns.Mean)
+	})
 	line("bench CPU/query", nil, func(s *Summary) string { return us(s.BenchCPUPerQuery) })
 	return tw.Flush()
+}
+
+// steps reports whether the summaries differ in their clients (several steps, or many-clients).
+func steps(sums []Summary) bool {
+	for _, s := range sums {
+		if s.Clients != sums[0].Clients || s.Active > 0 || s.Fast > 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// label names the summary's target.
+func (s *Summary) label() string {
+	if s.Name != "" {
+		return s.Name
+	}
+	return s.Target
+}
+
+// clientsText says how many clients ran and, for many-clients, what they did.
+func (s *Summary) clientsText() string {
+	if s.Active == 0 && s.Fast == 0 {
+		return fmt.Sprintf("%d clients", s.Clients)
+	}
+	return fmt.Sprintf("%d clients (%d fast, %d paced)", s.Clients, s.Fast, s.Active)
+}
+
+// classLine is one line of figures of a class of many-clients' clients.
+type classLine struct {
+	name string
+	c    *ClassSummary
+}
+
+func (s *Summary) classes() []classLine {
+	var out []classLine
+	if s.FastClients != nil {
+		out = append(out, classLine{"fast clients", s.FastClients})
+	}
+	if s.PacedClients != nil {
+		out = append(out, classLine{"paced clients", s.PacedClients})
+	}
+	return out
+}
+
+func (c classLine) cell() string {
+	l := c.c.Latency
+	text := fmt.Sprintf("p50 %s p99 %s", us(l.P50), us(l.P99))
+	if c.c.MaxPerSec > 0 {
+		text += fmt.Sprintf(", %.1f..%.1f/s each", c.c.MinPerSec, c.c.MaxPerSec)
+	}
+	return text
+}
+
+// perQueryCell gives a target's read and write syscalls ("r", "w") and voluntary and involuntary
+// context switches ("cs") per query. /proc counts read(2) and write(2) and their kin, not
+// recv(2) and send(2): a process that uses only those (mariadbd) shows "-".
+func perQueryCell(t *TargetFigures) string {
+	rw := "- r - w"
+	if t.ReadsPerQuery > 0 || t.WritesPerQuery > 0 {
+		rw = fmt.Sprintf("%.2f r %.2f w", t.ReadsPerQuery, t.WritesPerQuery)
+	}
+	return fmt.Sprintf("%s %.2f+%.2f cs", rw, t.VoluntaryPerQuery, t.InvoluntaryPerQuery)
 }
 
 // errorCell lists a summary's errors by kind, "0" when there are none.
@@ -154,16 +293,16 @@ func errorCell(s *Summary) string {
 // us formats microseconds with three significant digits in a fitting unit.
 func us(v float64) string {
 	unit := "µs"
-	switch {
-	case v >= 1e6:
+	switch a := math.Abs(v); {
+	case a >= 1e6:
 		v, unit = v/1e6, "s"
-	case v >= 1e3:
+	case a >= 1e3:
 		v, unit = v/1e3, "ms"
 	}
-	switch {
-	case v >= 100:
+	switch a := math.Abs(v); {
+	case a >= 100:
 		return fmt.Sprintf("%.0f%s", v, unit)
-	case v >= 10:
+	case a >= 10:
 		return fmt.Sprintf("%.1f%s", v, unit)
 	}
 	return fmt.Sprintf("%.2f%s", v, unit)

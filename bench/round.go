@@ -21,7 +21,9 @@ type round struct {
 	w    *workload
 	plan *plan
 	db   *sql.DB
+	step Step
 	// Set before the clients start, read-only after.
+	begun        time.Time     // end of connecting: the warm-up starts
 	measureStart time.Time     // end of warm-up
 	deadline     time.Time     // end of the measured phase; zero with -queries alone
 	budget       *atomic.Int64 // operations left with -queries; nil without
@@ -29,6 +31,10 @@ type round struct {
 
 // runRound connects the clients, runs a warm-up and a measured phase and adds the figures to res.
 func runRound(ctx context.Context, cfg *Config, w *workload, p *plan, t Target, res *Result, label string) error {
+	st := res.Step
+	if st.Clients == 0 {
+		st = Step{Clients: cfg.Clients}
+	}
 	db, err := openDB(cfg, t.Addr, cfg.DB, w.interpolate)
 	if err != nil {
 		return err
@@ -36,13 +42,13 @@ func runRound(ctx context.Context, cfg *Config, w *workload, p *plan, t Target, 
 	defer db.Close()
 	// One connection per client. A released connection is kept until the round ends, except for
 	// churn, where releasing one closes it.
-	db.SetMaxOpenConns(cfg.Clients)
-	keep := cfg.Clients
+	db.SetMaxOpenConns(st.Clients)
+	keep := st.Clients
 	if w.mode == churn {
 		keep = -1
 	}
 	db.SetMaxIdleConns(keep)
-	r := &round{cfg: cfg, w: w, plan: p, db: db}
+	r := &round{cfg: cfg, w: w, plan: p, db: db, step: st}
 	if cfg.Queries > 0 {
 		r.budget = new(atomic.Int64)
 		r.budget.Store(cfg.Queries)
@@ -54,12 +60,13 @@ func runRound(ctx context.Context, cfg *Config, w *workload, p *plan, t Target, 
 			return err
 		}
 	}
-	clients := make([]*client, cfg.Clients)
+	sampler := newConnSampler(ctx, cfg)
+	clients := make([]*client, st.Clients)
 	var ready, done sync.WaitGroup
 	start := make(chan struct{})
 	slots := make(chan struct{}, connectParallelism)
 	for i := range clients {
-		c := &client{r: r, rng: rand.New(rand.NewPCG(rand.Uint64(), uint64(i))), errors: Errors{}}
+		c := &client{r: r, rng: rand.New(rand.NewPCG(rand.Uint64(), uint64(i))), errors: Errors{}, class: st.classOf(w, i)}
 		clients[i] = c
 		ready.Add(1)
 		done.Add(1)
@@ -77,6 +84,7 @@ func runRound(ctx context.Context, cfg *Config, w *workload, p *plan, t Target, 
 	}
 	ready.Wait()
 	begun := time.Now()
+	r.begun = begun
 	r.measureStart = begun.Add(cfg.Warmup)
 	if cfg.Duration > 0 {
 		r.deadline = r.measureStart.Add(cfg.Duration)
@@ -91,14 +99,17 @@ func runRound(ctx context.Context, cfg *Config, w *workload, p *plan, t Target, 
 	if t.PID > 0 {
 		cpuStart, procErr = sampleProc(t.PID)
 	}
+	sampler.start(ctx)
 	done.Wait()
 	stopProgress()
 
-	rd := Round{SelfCPU: selfCPU() - selfStart}
+	rd := Round{SelfCPU: selfCPU() - selfStart, ServerConns: sampler.stop(), Window: cfg.Duration}
 	if t.PID > 0 && procErr == nil {
 		end, procErr = sampleProc(t.PID) // the clients still hold their connections: idle's RSS
 		rd.Sampled = procErr == nil
 		rd.TargetCPU, rd.RSSBefore, rd.RSSAfter = end.cpu-cpuStart.cpu, rssBefore.rss, end.rss
+		rd.Voluntary, rd.Involuntary = end.voluntary-cpuStart.voluntary, end.involuntary-cpuStart.involuntary
+		rd.Reads, rd.Writes = end.reads-cpuStart.reads, end.writes-cpuStart.writes
 	}
 	r.collect(clients, &rd, res)
 	res.Rounds = append(res.Rounds, rd)
@@ -108,7 +119,16 @@ func runRound(ctx context.Context, cfg *Config, w *workload, p *plan, t Target, 
 // collect closes the clients' connections and adds their figures to rd and res.
 func (r *round) collect(clients []*client, rd *Round, res *Result) {
 	var last time.Time
+	var paced []*client
 	for _, c := range clients {
+		switch {
+		case r.w.mode != mixed:
+		case c.class == classFast:
+			res.Fast.add(c)
+		case c.class == classPaced:
+			paced = append(paced, c)
+			res.Paced.add(c)
+		}
 		c.close()
 		if c.connected || r.w.mode == churn {
 			rd.Connected++
@@ -125,6 +145,24 @@ func (r *round) collect(clients []*client, rd *Round, res *Result) {
 		res.Errors.merge(c.errors)
 	}
 	rd.Elapsed = max(last.Sub(r.measureStart), 0)
+	for i, c := range paced {
+		if i == 0 || c.ops < rd.PacedMinOps {
+			rd.PacedMinOps = c.ops
+		}
+		rd.PacedMaxOps = max(rd.PacedMaxOps, c.ops)
+	}
+}
+
+// classOf says what client i does: many-clients' first Fast clients run at full speed, the next
+// Active ones are paced, the rest idle.
+func (st Step) classOf(w *workload, i int) class {
+	switch {
+	case w.mode != mixed || i < st.Fast:
+		return classFast
+	case i < st.Fast+st.Active:
+		return classPaced
+	}
+	return classIdle
 }
 
 // sleepUntil sleeps until t or until ctx is cancelled.

@@ -6,9 +6,12 @@ import "time"
 // Rates divide totals over every round by the measured time of every round.
 type Summary struct {
 	Target           string         `json:"target"`
+	Name             string         `json:"name,omitempty"` // the target's name (the relay's), shown instead of its address
 	Workload         string         `json:"workload"`
 	Clients          int            `json:"clients"`
-	Connected        int            `json:"connected"` // fewest over the rounds
+	Active           int            `json:"active_clients,omitempty"` // many-clients: paced clients
+	Fast             int            `json:"fast_clients,omitempty"`   // many-clients: clients at full speed
+	Connected        int            `json:"connected"`                // fewest over the rounds
 	Rounds           int            `json:"rounds"`
 	Seconds          float64        `json:"seconds"` // measured, all rounds
 	Ops              int64          `json:"ops"`
@@ -25,8 +28,31 @@ type Summary struct {
 	Rows             int64          `json:"rows,omitempty"`       // large-result
 	MBPerSec         float64        `json:"mb_per_sec,omitempty"` // large-result: column data, 10^6 bytes per second
 	BenchCPUPerQuery float64        `json:"bench_cpu_us_per_query"`
-	Process          *TargetFigures `json:"target_process,omitempty"` // -target-pid
-	VsFirst          *Ratios        `json:"vs_first,omitempty"`       // -compare: this target's figures over the first target's
+	Process          *TargetFigures `json:"target_process,omitempty"`     // -target-pid
+	ServerConns      *ConnSamples   `json:"server_connections,omitempty"` // -server: the most over the rounds, the mean of their means
+	// many-clients: the clients at full speed, and the paced ones.
+	FastClients  *ClassSummary `json:"fast,omitempty"`
+	PacedClients *ClassSummary `json:"paced,omitempty"`
+	VsFirst      *Ratios       `json:"vs_first,omitempty"` // -compare: this target's figures over the first target's (the first step's, with several)
+	// Targets after the first of a step: the p50 latency this target adds to the first's
+	// (direct's, when it comes first), in µs.
+	AddedP50 *float64 `json:"added_p50_us,omitempty"`
+	// When a Floor target ran in the same step: this target's figures over the floor's.
+	VsFloor *Ratios `json:"vs_floor,omitempty"`
+	// Steps after the first: this target's figures over its own in the first step (the cost of
+	// 1,000 clients over that of 16, say).
+	VsFirstStep *Ratios `json:"vs_first_step,omitempty"`
+}
+
+// ClassSummary are the figures of one class of many-clients' clients.
+type ClassSummary struct {
+	Clients int         `json:"clients"`
+	Ops     int64       `json:"ops"`
+	Latency Percentiles `json:"latency_us"` // paced: from when each statement was due
+	// Paced: statements per second of the slowest and the fastest client in a round (the rate
+	// control); 0 when the rounds ran for -queries rather than -duration.
+	MinPerSec float64 `json:"min_per_client_per_sec,omitempty"`
+	MaxPerSec float64 `json:"max_per_client_per_sec,omitempty"`
 }
 
 // Percentiles of a histogram, in microseconds.
@@ -46,6 +72,12 @@ type TargetFigures struct {
 	RSSBeforeKB  int64   `json:"rss_before_kb"`
 	RSSAfterKB   int64   `json:"rss_after_kb"`
 	RSSPerClient float64 `json:"rss_bytes_per_connection"` // RSS growth over connected clients, averaged over rounds
+	// Per query: read and write syscalls (/proc/PID/io syscr, syscw) and context switches
+	// (voluntary, as when a thread waits, and involuntary, when it is preempted) of all its threads.
+	ReadsPerQuery       float64 `json:"reads_per_query"`
+	WritesPerQuery      float64 `json:"writes_per_query"`
+	VoluntaryPerQuery   float64 `json:"voluntary_switches_per_query"`
+	InvoluntaryPerQuery float64 `json:"involuntary_switches_per_query"`
 }
 
 // Ratios compare a target with the first one: its figure divided by the first target's (0 when
@@ -60,7 +92,8 @@ type Ratios struct {
 	MBPerSec     float64 `json:"mb_per_sec,omitempty"`
 }
 
-// Summarize reduces results to figures; every result after the first gets its ratios to the first.
+// Summarize reduces results to figures; every result after the first gets its ratios to the first,
+// and to the floor target of its step when there is one.
 func Summarize(results []*Result) []Summary {
 	out := make([]Summary, len(results))
 	for i, r := range results {
@@ -69,17 +102,42 @@ func Summarize(results []*Result) []Summary {
 			out[i].VsFirst = ratios(&out[0], &out[i])
 		}
 	}
+	for i, r := range results {
+		for j, o := range results[:i] {
+			if o.Target == r.Target {
+				out[i].VsFirstStep = ratios(&out[j], &out[i])
+				break
+			}
+		}
+		first := -1
+		for j, o := range results {
+			if o.Step != r.Step {
+				continue
+			}
+			if first < 0 {
+				first = j
+			}
+			if o.Target.Floor && j != i {
+				out[i].VsFloor = ratios(&out[j], &out[i])
+			}
+		}
+		if first != i && len(r.Rounds) > 0 && len(results[first].Rounds) > 0 {
+			added := out[i].Latency.P50 - out[first].Latency.P50
+			out[i].AddedP50 = &added
+		}
+	}
 	return out
 }
 
 func (r *Result) summary() Summary {
 	s := Summary{
-		Target: r.Target.Addr, Workload: r.Workload, Clients: r.Clients, Rounds: len(r.Rounds),
+		Target: r.Target.Addr, Name: r.Target.Name, Workload: r.Workload, Clients: r.Clients,
+		Active: r.Step.Active, Fast: r.Step.Fast, Rounds: len(r.Rounds),
 		Latency: percentiles(&r.Latency), Connect: percentiles(&r.Connect), Connects: r.Connect.Count(),
 		ErrorCount: r.Errors.Total(), Errors: r.Errors, RoundQPS: []float64{},
 	}
 	var elapsed, selfCPU, targetCPU, sampledTime time.Duration
-	var bytes, sampledQueries int64
+	var bytes, sampledQueries, voluntary, involuntary, reads, writes int64
 	var perClient float64
 	var sampled int
 	s.Connected = r.Clients
@@ -95,6 +153,10 @@ func (r *Result) summary() Summary {
 		if rd.Sampled {
 			sampled++
 			targetCPU += rd.TargetCPU
+			voluntary += rd.Voluntary
+			involuntary += rd.Involuntary
+			reads += rd.Reads
+			writes += rd.Writes
 			sampledTime += rd.Elapsed
 			sampledQueries += rd.Queries
 			perClient += per(float64(rd.RSSAfter-rd.RSSBefore), float64(rd.Connected))
@@ -115,15 +177,54 @@ func (r *Result) summary() Summary {
 	if sampled > 0 {
 		last := r.Rounds[len(r.Rounds)-1]
 		s.Process = &TargetFigures{
-			PID:          r.Target.PID,
-			CPUPerQuery:  per(float64(targetCPU)/1e3, float64(sampledQueries)),
-			CPUPercent:   100 * per(targetCPU.Seconds(), sampledTime.Seconds()),
-			RSSBeforeKB:  last.RSSBefore >> 10,
-			RSSAfterKB:   last.RSSAfter >> 10,
-			RSSPerClient: perClient / float64(sampled),
+			PID:                 r.Target.PID,
+			CPUPerQuery:         per(float64(targetCPU)/1e3, float64(sampledQueries)),
+			CPUPercent:          100 * per(targetCPU.Seconds(), sampledTime.Seconds()),
+			RSSBeforeKB:         last.RSSBefore >> 10,
+			RSSAfterKB:          last.RSSAfter >> 10,
+			RSSPerClient:        perClient / float64(sampled),
+			ReadsPerQuery:       per(float64(reads), float64(sampledQueries)),
+			WritesPerQuery:      per(float64(writes), float64(sampledQueries)),
+			VoluntaryPerQuery:   per(float64(voluntary), float64(sampledQueries)),
+			InvoluntaryPerQuery: per(float64(involuntary), float64(sampledQueries)),
+		}
+	}
+	s.ServerConns = r.serverConns()
+	if r.Step.Fast > 0 {
+		s.FastClients = &ClassSummary{Clients: r.Step.Fast, Ops: r.Fast.Ops, Latency: percentiles(&r.Fast.Latency)}
+	}
+	if r.Step.Active > 0 {
+		s.PacedClients = &ClassSummary{Clients: r.Step.Active, Ops: r.Paced.Ops, Latency: percentiles(&r.Paced.Latency)}
+		for i, rd := range r.Rounds {
+			secs := rd.Window.Seconds()
+			lo, hi := per(float64(rd.PacedMinOps), secs), per(float64(rd.PacedMaxOps), secs)
+			if i == 0 || lo < s.PacedClients.MinPerSec {
+				s.PacedClients.MinPerSec = lo
+			}
+			s.PacedClients.MaxPerSec = max(s.PacedClients.MaxPerSec, hi)
 		}
 	}
 	return s
+}
+
+// serverConns merges the rounds' samples of the server's connections.
+func (r *Result) serverConns() *ConnSamples {
+	var out ConnSamples
+	var means float64
+	n := 0
+	for _, rd := range r.Rounds {
+		if c := rd.ServerConns; c != nil {
+			out.Max = max(out.Max, c.Max)
+			out.Samples += c.Samples
+			means += c.Mean
+			n++
+		}
+	}
+	if n == 0 {
+		return nil
+	}
+	out.Mean = means / float64(n)
+	return &out
 }
 
 func percentiles(h *Histogram) Percentiles {

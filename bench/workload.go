@@ -14,6 +14,7 @@ const (
 	persistent mode = iota // one connection per client for the whole round, reopened only after it breaks
 	churn                  // a new connection for every operation, closed after it
 	idle                   // one connection per client, held without traffic
+	mixed                  // one connection per client: some at full speed, some paced, the rest idle (Step)
 )
 
 // workload is one kind of load: how its clients use connections and what one operation is.
@@ -52,6 +53,7 @@ func workloads() []workload {
 		{name: "prepared", about: "server-side prepared point selects (COM_STMT_EXECUTE)", open: openPrepared, do: doPrepared},
 		{name: "read-heavy", about: "10 point selects and 1 UPDATE, each in autocommit (what a read/write split serves)", interpolate: true, do: doReadHeavy},
 		{name: "orm-mix", about: "SET NAMES, sql_mode, time_zone on each connection, then point selects", interpolate: true, open: openORM, do: doPointSelect},
+		{name: "many-clients", about: "point selects: -fast clients at full speed, -active ones at -rate per second each, the rest connected and idle", mode: mixed, interpolate: true, do: doPointSelect},
 	}
 }
 

@@ -93,6 +93,7 @@ type Session struct {
 	readDeadline time.Time // last set on the client connection (wake may set another: it ends the session)
 	ctx          context.Context
 	resumeFn     func(timedOut bool) // s.resume, bound once
+	sentFn       func(error)         // s.sent, bound once
 
 	// For operators, read by other goroutines.
 	mu           sync.Mutex
@@ -124,6 +125,7 @@ func newSession(ctx context.Context, r *Router, c *frontend.Client, pool *backen
 	s.relay.strip = c.Caps&wire.ClientSessionTrack == 0
 	s.activity.Store(stateIdle)
 	s.resumeFn = s.resume
+	s.sentFn = s.sent
 	return s
 }
 
@@ -505,14 +507,22 @@ func (s *Session) run1(be *backend.Conn, pkt []byte, shape respShape, e *effects
 		return s.interrupted(be, pkt)
 	}
 	err := be.Command(pkt)
-	if err == nil {
+	switch {
+	case err == nil && shape != shapeNone:
+		// The wait for the answer is armed before the statement leaves (one read that would
+		// find nothing saved per statement); sentFn lets killMu go once it is on its way.
+		err = be.SendAwait(s.sentFn)
+	case err == nil:
 		err = be.Flush()
+		s.sent(err)
+	default:
+		s.sent(err)
 	}
-	s.running = err == nil
-	s.killMu.Unlock()
 	if err == nil {
 		s.relay.be = be
 		err = s.relay.run(shape)
+	}
+	if s.running {
 		s.killMu.Lock()
 		s.running = false
 		s.killMu.Unlock()
@@ -554,6 +564,13 @@ func (s *Session) run1(be *backend.Conn, pkt []byte, shape respShape, e *effects
 		return s.lost(err)
 	}
 	return nil
+}
+
+// sent ends the sending of a statement, which run1 began under killMu: from now on a KILL QUERY
+// goes to the server thread if the statement is on its way (err nil).
+func (s *Session) sent(err error) {
+	s.running = err == nil
+	s.killMu.Unlock()
 }
 
 // lost handles a failed command. A client that went away ends the session; a backend that

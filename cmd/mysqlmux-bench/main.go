@@ -13,6 +13,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -25,14 +26,21 @@ import (
 const usageText = `Usage:
   mysqlmux-bench -addr HOST:PORT -user U -password P -db D -clients N -duration D -workload NAME [-json]
   mysqlmux-bench -prepare -addr HOST:PORT ... -workload NAME      create and fill the tables, then exit
-  mysqlmux-bench -compare ADDR,ADDR,... [-target-pid PID,PID,...] [-rounds R] ...
+  mysqlmux-bench -compare ADDR,ADDR,... [-target-pid PID,PID,...] [-rounds R] [-relay] ...
+  mysqlmux-bench -workload many-clients -clients 16,10000 -fast 16 -active 0,1000 -rate 10 -server DB ...
 
 Runs N clients, one connection each, for -duration (after -warmup) or for -queries operations, and
 prints queries per second, latency percentiles, connection times and errors by MySQL error code.
 -compare runs the same load against each address in turn, R rounds each, alternating, and prints
 the figures side by side with ratios to the first address: on a shared machine only ratios
 measured in one run mean much. -target-pid samples a process (the proxy, or mariadbd) around each
-measured round: CPU microseconds per query, RSS, and RSS per connection.
+measured round: CPU microseconds per query, RSS, and RSS per connection, read and write syscalls
+and context switches per query. -relay adds a target after the first: a minimal TCP relay to the
+first address (a connection to the server per client, bytes copied both ways), run as a child
+process and sampled: the floor a proxy's CPU per query and added latency are held to.
+-clients (and -active, -fast) may list several numbers: each is a step, run against every target
+in the same alternating rounds, with ratios to the first. -server samples the Threads_connected of
+the database server behind the targets (the backend connections a proxy holds).
 
 Workloads (point selects read sysbench-like tables sbtest1..N, made by -prepare):
 `
@@ -44,15 +52,19 @@ const progressOnTerminal = 2 * time.Second
 const spareFiles = 64
 
 func main() {
+	if to := os.Getenv(relayEnv); to != "" {
+		os.Exit(serveRelay(to, os.Stdin, os.Stdout, os.Stderr))
+	}
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
 
 // options are the flags that do not map one to one onto bench.Config.
 type options struct {
-	addr, compare, pids string
-	rounds              int
-	progress            time.Duration
-	prepare, json       bool
+	addr, compare, pids   string
+	clients, active, fast string
+	rounds                int
+	progress              time.Duration
+	prepare, json, relay  bool
 }
 
 func run(args []string, stdout, stderr io.Writer) int {
@@ -89,6 +101,15 @@ func run(args []string, stdout, stderr io.Writer) int {
 		}
 		return 0
 	}
+	if opt.relay {
+		t, stop, err := startRelay(cfg.Targets[0].Addr, stderr)
+		if err != nil {
+			fmt.Fprintf(stderr, "mysqlmux-bench: %v\n", err)
+			return 1
+		}
+		defer stop()
+		cfg.Targets = slices.Insert(cfg.Targets, 1, t)
+	}
 	results, err := bench.Run(ctx, cfg)
 	if len(results) > 0 && len(results[0].Rounds) > 0 {
 		if werr := write(stdout, bench.Summarize(results), opt); werr != nil {
@@ -115,7 +136,12 @@ func newFlags(cfg *bench.Config, stderr io.Writer) (*flag.FlagSet, *options) {
 	fs.StringVar(&cfg.User, "user", cfg.User, "user `name`")
 	fs.StringVar(&cfg.Password, "password", "", "`password` (default $MYSQL_PWD)")
 	fs.StringVar(&cfg.DB, "db", cfg.DB, "`database` holding the tables")
-	fs.IntVar(&cfg.Clients, "clients", cfg.Clients, "`N` concurrent clients, one connection each")
+	fs.StringVar(&opt.clients, "clients", strconv.Itoa(cfg.Clients), "`N` concurrent clients, one connection each; N,N,... runs each in turn (steps)")
+	fs.StringVar(&opt.active, "active", "0", "many-clients: `N` of the clients issue -rate statements per second each (one per step, or one for all)")
+	fs.StringVar(&opt.fast, "fast", "0", "many-clients: `N` of the clients run at full speed (one per step, or one for all)")
+	fs.Float64Var(&cfg.Rate, "rate", cfg.Rate, "many-clients: statements per `second` of each -active client")
+	fs.StringVar(&cfg.Server, "server", "", "sample the Threads_connected of the database server at `HOST:PORT` (behind the targets) during each round")
+	fs.BoolVar(&opt.relay, "relay", false, "add a target after the first: a minimal TCP relay to it (the floor), run and sampled by mysqlmux-bench")
 	fs.DurationVar(&cfg.Duration, "duration", cfg.Duration, "measured `time` per round; 0 = until -queries")
 	fs.Int64Var(&cfg.Queries, "queries", 0, "stop after `N` operations (a query, or a transaction for read-only and read-write); 0 = no limit")
 	fs.DurationVar(&cfg.Warmup, "warmup", cfg.Warmup, "`time` of load before each measured round, not counted")
@@ -129,7 +155,7 @@ func newFlags(cfg *bench.Config, stderr io.Writer) (*flag.FlagSet, *options) {
 	fs.IntVar(&opt.rounds, "rounds", 0, "`R` measured rounds per target (default 1, or 3 with -compare)")
 	fs.DurationVar(&opt.progress, "progress", 0, "print a progress line to stderr every `interval` (default 2s when stderr is a terminal, else off)")
 	fs.BoolVar(&opt.prepare, "prepare", false, "create and fill the workload's tables (idempotent), then exit")
-	fs.BoolVar(&opt.json, "json", false, "print the figures as JSON: an object, or an array with -compare")
+	fs.BoolVar(&opt.json, "json", false, "print the figures as JSON: an object, or an array with -compare, -relay or steps")
 	fs.Usage = func() {
 		fmt.Fprint(stderr, usageText)
 		for _, w := range bench.Workloads() {
@@ -159,6 +185,9 @@ func finishConfig(cfg *bench.Config, opt *options, set map[string]bool, stderr i
 	for i, a := range addrs {
 		cfg.Targets = append(cfg.Targets, bench.Target{Addr: strings.TrimSpace(a), PID: pids[i]})
 	}
+	if err := setSteps(cfg, opt); err != nil {
+		return err
+	}
 	cfg.Rounds = opt.rounds
 	if !set["rounds"] {
 		cfg.Rounds = 1
@@ -184,8 +213,42 @@ func finishConfig(cfg *bench.Config, opt *options, set map[string]bool, stderr i
 	if err != nil {
 		return fmt.Errorf("raising the open-files limit: %w", err)
 	}
-	if need := uint64(cfg.Clients + spareFiles); limit < need {
-		return fmt.Errorf("-clients: %d clients need %d open files, and the hard limit is %d (raise it: ulimit -Hn)", cfg.Clients, need, limit)
+	most := cfg.Clients
+	for _, st := range cfg.Steps {
+		most = max(most, st.Clients)
+	}
+	if need := uint64(most + spareFiles); limit < need {
+		return fmt.Errorf("-clients: %d clients need %d open files, and the hard limit is %d (raise it: ulimit -Hn)", most, need, limit)
+	}
+	return nil
+}
+
+// setSteps parses -clients, -active and -fast: one number, or one per step.
+func setSteps(cfg *bench.Config, opt *options) error {
+	lists := make([][]int, 3)
+	steps := 0
+	for i, f := range []struct{ name, value string }{{"clients", opt.clients}, {"active", opt.active}, {"fast", opt.fast}} {
+		for _, p := range strings.Split(f.value, ",") {
+			n, err := strconv.Atoi(strings.TrimSpace(p))
+			if err != nil {
+				return fmt.Errorf("-%s: bad number %q", f.name, p)
+			}
+			lists[i] = append(lists[i], n)
+		}
+		steps = max(steps, len(lists[i]))
+	}
+	for i, name := range []string{"clients", "active", "fast"} {
+		if n := len(lists[i]); n != 1 && n != steps {
+			return fmt.Errorf("-%s: %d numbers for %d steps (give one, or one per step)", name, n, steps)
+		}
+	}
+	at := func(l []int, i int) int { return l[min(i, len(l)-1)] }
+	cfg.Clients, cfg.Active, cfg.Fast = lists[0][0], lists[1][0], lists[2][0]
+	cfg.Steps = nil
+	if steps > 1 {
+		for i := range steps {
+			cfg.Steps = append(cfg.Steps, bench.Step{Clients: at(lists[0], i), Active: at(lists[1], i), Fast: at(lists[2], i)})
+		}
 	}
 	return nil
 }
@@ -220,7 +283,7 @@ func write(w io.Writer, sums []bench.Summary, opt *options) error {
 	}
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
-	if opt.compare == "" {
+	if opt.compare == "" && len(sums) == 1 {
 		return enc.Encode(sums[0])
 	}
 	return enc.Encode(sums)

@@ -6,6 +6,7 @@ import (
 	"os"
 	"reflect"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/mysqlmux/mysqlmux/bench"
@@ -15,6 +16,9 @@ import (
 var srv *mariadbtest.Server
 
 func TestMain(m *testing.M) {
+	if to := os.Getenv(relayEnv); to != "" { // -relay's child: this test binary stands in for mysqlmux-bench
+		os.Exit(serveRelay(to, os.Stdin, os.Stdout, os.Stderr))
+	}
 	os.Exit(mariadbtest.Main(m, mariadbtest.Options{}, &srv))
 }
 
@@ -49,6 +53,34 @@ func TestContractCommand(t *testing.T) {
 	}
 }
 
+// TestRelayChild runs -relay: the relay starts as a child process, is loaded between the direct
+// target and the second, sampled by its own pid, and stopped at the end.
+func TestRelayChild(t *testing.T) {
+	mariadbtest.Need(t, srv)
+	common := []string{"-user", "app", "-password", "secret", "-db", "test", "-tables", "2", "-table-size", "500"}
+	if code, _, stderr := runCLI(append(common, "-addr", srv.Addr, "-prepare")...); code != 0 {
+		t.Fatalf("-prepare: exit %d: %s", code, stderr)
+	}
+	code, stdout, stderr := runCLI(append(common, "-compare", srv.Addr+","+srv.Addr, "-relay", "-rounds", "1",
+		"-clients", "2", "-duration", "300ms", "-warmup", "0s", "-json")...)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	var sums []bench.Summary
+	if err := json.Unmarshal([]byte(stdout), &sums); err != nil {
+		t.Fatalf("-json: %v\n%s", err, stdout)
+	}
+	if len(sums) != 3 || sums[1].Name != "relay" || sums[1].Process == nil || sums[1].Process.PID == os.Getpid() {
+		t.Fatalf("want direct, the relay (its own process, sampled), direct: %+v", sums)
+	}
+	if sums[1].Ops == 0 || sums[1].ErrorCount != 0 || sums[1].Process.ReadsPerQuery < 1 || sums[2].VsFloor == nil {
+		t.Errorf("relay %+v; third target against it %+v", sums[1], sums[2].VsFloor)
+	}
+	if err := syscall.Kill(sums[1].Process.PID, 0); err == nil {
+		t.Errorf("the relay (pid %d) still runs after mysqlmux-bench returned", sums[1].Process.PID)
+	}
+}
+
 func TestUsageErrors(t *testing.T) {
 	cases := []struct {
 		args []string
@@ -61,6 +93,11 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"-clients", "0"}, 1, "-clients"},
 		{[]string{"-addr", "127.0.0.1:1", "-duration", "1s"}, 1, "connection refused"},
 		{[]string{"-no-such-flag"}, 2, "not defined"},
+		{[]string{"-clients", "16,x"}, 1, `-clients: bad number "x"`},
+		{[]string{"-clients", "16,1000", "-active", "1,2,3", "-workload", "many-clients"}, 1, "-clients: 2 numbers for 3 steps"},
+		{[]string{"-clients", "4,5,6", "-fast", "1,2", "-workload", "many-clients"}, 1, "-fast: 2 numbers for 3 steps"},
+		{[]string{"-active", "2"}, 1, "only for the many-clients workload"},
+		{[]string{"-addr", "127.0.0.1:1,127.0.0.1:2", "-relay"}, 1, "the relay goes to one server"},
 		{[]string{"extra"}, 2, "unexpected argument"},
 	}
 	for _, c := range cases {

@@ -35,7 +35,7 @@ type Conn struct {
 	r    *reader
 	w    *bufio.Writer // nil while released
 	pool *BufferPool   // nil: buffers are the Conn's own
-	fw   *fdWriter     // what a pooled write buffer writes to
+	fw   *fdWriter     // what the write buffer writes to
 
 	// Seq is the sequence id the next packet read or written must carry. Callers reset it to 0
 	// at the start of each command; ReadPacket and WritePacket advance it.
@@ -52,24 +52,25 @@ type Conn struct {
 
 // NewConn wraps nc with read and write buffers of the given sizes.
 func NewConn(nc net.Conn, readBuf, writeBuf int) *Conn {
-	return &Conn{nc: nc, r: newReader(nc, readBuf, nil), w: bufio.NewWriterSize(newFDWriter(nc), writeBuf)}
+	fw := newFDWriter(nc)
+	return &Conn{nc: nc, r: newReader(nc, readBuf, nil), w: bufio.NewWriterSize(fw, writeBuf), fw: fw}
 }
 
 // NewPooledConn wraps nc with buffers taken from pool only while in use.
 func NewPooledConn(nc net.Conn, pool *BufferPool) *Conn {
-	return &Conn{nc: nc, r: newReader(nc, pool.readSize, &pool.readers), pool: pool, fw: newFDWriter(nc)}
+	return &Conn{nc: nc, r: newReader(nc, pool.readSize, pool.reads), pool: pool, fw: newFDWriter(nc)}
 }
 
 // BufferPool shares read and write buffers among many mostly idle connections.
 type BufferPool struct {
-	readSize         int
-	readers, writers sync.Pool
+	readSize int
+	reads    *readPools
+	writers  sync.Pool
 }
 
 // NewBufferPool returns a pool of buffers of the given sizes.
 func NewBufferPool(readSize, writeSize int) *BufferPool {
-	p := &BufferPool{readSize: readSize}
-	p.readers.New = func() any { b := make([]byte, readSize); return &b }
+	p := &BufferPool{readSize: readSize, reads: newReadPools(readSize)}
 	p.writers.New = func() any { return bufio.NewWriterSize(nil, writeSize) }
 	return p
 }
@@ -216,7 +217,7 @@ func (c *Conn) Forward(dst *Conn, pkt []byte, whole bool) (readErr, writeErr err
 	}
 	for rem := HeaderSize + length - len(pkt); rem > 0; {
 		if c.r.Buffered() == 0 {
-			if _, err := c.r.Peek(1); err != nil {
+			if err := c.r.fill(min(rem, c.r.Size())); err != nil {
 				return err, nil
 			}
 		}

@@ -34,6 +34,11 @@ type fdWriter struct {
 	p       []byte
 	written int
 	errno   syscall.Errno
+
+	// capture makes Write keep the bytes in captured instead of writing them (Conn.SendAwait
+	// takes the write buffer's contents so): they stay valid until the buffer is written again.
+	capture  bool
+	captured []byte
 }
 
 func newFDWriter(nc net.Conn) *fdWriter {
@@ -65,6 +70,10 @@ func (w *fdWriter) writeOnce(fd uintptr) bool {
 }
 
 func (w *fdWriter) Write(p []byte) (int, error) {
+	if w.capture {
+		w.captured = p
+		return len(p), nil
+	}
 	if w.rc == nil {
 		return w.nc.Write(p)
 	}
