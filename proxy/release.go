@@ -145,9 +145,18 @@ func (s *Session) gather() error {
 		s.pins |= PinTransaction
 	}
 	v := &s.values
-	v.insertID, _ = strconv.ParseUint(deref(row[0]), 10, 64)
-	v.foundRows, _ = strconv.ParseInt(deref(row[1]), 10, 64)
-	v.rowCount, _ = strconv.ParseInt(deref(row[2]), 10, 64)
+	if v.insertIDHere {
+		// Else the connection holds another session's LAST_INSERT_ID() (likewise FOUND_ROWS()
+		// and ROW_COUNT()): the session's own record stands, no statement of this borrow
+		// changed it.
+		v.insertID, _ = strconv.ParseUint(deref(row[0]), 10, 64)
+	}
+	if v.foundRowsHere {
+		v.foundRows, _ = strconv.ParseInt(deref(row[1]), 10, 64)
+	}
+	if v.rowCountHere {
+		v.rowCount, _ = strconv.ParseInt(deref(row[2]), 10, 64)
+	}
 	v.unsure = 0
 	if diag {
 		s.diagDirty, s.warnings = false, nil
