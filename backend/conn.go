@@ -69,6 +69,11 @@ type Conn struct {
 	// changed by COM_SET_OPTION (the borrowing session keeps it exact; Reset restores the login's).
 	MultiStatements bool
 
+	// InsertID is the connection's LAST_INSERT_ID(), as the borrowing sessions know it: 0 at
+	// login and after Reset; InsertIDUnknown when a statement may have changed it unseen.
+	InsertID        uint64
+	InsertIDUnknown bool
+
 	// Stmts are the statements prepared on this connection (set up by the proxy).
 	Stmts *StmtCache
 
@@ -348,6 +353,7 @@ func (c *Conn) Reset() error {
 	}
 	c.State = nil
 	c.MultiStatements = login
+	c.InsertID, c.InsertIDUnknown = 0, false
 	return nil
 }
 

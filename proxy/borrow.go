@@ -39,7 +39,7 @@ func (s *Session) acquire(e *effects, q []byte) (*backend.Conn, error) {
 			return nil, err
 		}
 	}
-	if err := s.sync(e != nil && e.has(featLastInsertID)); err != nil {
+	if err := s.sync(e != nil && (e.has(featLastInsertID) || e.mayChangeInsertID())); err != nil {
 		var se *syncError
 		if errors.As(err, &se) && !se.stateLost {
 			if err := s.releaseIfFree(); err != nil {
@@ -152,7 +152,9 @@ func (e *syncError) Error() string { return e.err.Error() }
 func (e *syncError) Unwrap() error { return e.err }
 
 // sync makes the held connection's state equal the session's: default database, variables, and
-// the last insert id when the statement reads it and the connection does not hold the session's.
+// the last insert id when the statement reads it, or may change it in a way no OK packet tells
+// (then reading it back afterwards gives the session's value, changed or not), and the connection
+// does not hold the session's.
 // The differences go in one round trip.
 func (s *Session) sync(needLastInsertID bool) error {
 	be := s.be
@@ -183,6 +185,9 @@ func (s *Session) sync(needLastInsertID bool) error {
 				n++
 			}
 		}
+	}
+	if needLastInsertID && !s.values.insertIDHere && !be.InsertIDUnknown && be.InsertID == s.values.insertID {
+		s.values.insertIDHere = true // the connection holds the session's value already
 	}
 	if needLastInsertID && !s.values.insertIDHere {
 		cmds[n] = strconv.AppendUint(append([]byte{byte(wire.ComQuery)}, "DO LAST_INSERT_ID("...), s.values.insertID, 10)
@@ -229,6 +234,7 @@ func (s *Session) sync(needLastInsertID bool) error {
 		}
 		if bytes.HasPrefix(c[1:], []byte("DO LAST_INSERT_ID(")) {
 			s.values.insertIDHere = true
+			be.InsertID, be.InsertIDUnknown = s.values.insertID, false
 		}
 	}
 	if first == nil || !first.stateLost {

@@ -7,6 +7,8 @@ package proxy
 // get their effects from the lexical scan alone; the rare ones that may change session state
 // are read further, by the lexer or the TiDB parser.
 
+import "slices"
+
 // keyword is the first keyword of a statement, as far as the router cares.
 type keyword uint8
 
@@ -324,6 +326,25 @@ func (p *parsers) statement(e *effects, q []byte, sc *stmtScan, ctx *analysisCtx
 	if features {
 		p.applyFeatures(e, sc)
 	}
+}
+
+// assignedVars lists the user variables the statement writes.
+func (e *effects) assignedVars() []string {
+	names := slices.Clone(e.assigned)
+	for name := range e.userVars {
+		if !slices.Contains(names, name) {
+			names = append(names, name)
+		}
+	}
+	return names
+}
+
+// mayChangeInsertID reports whether the statement may change LAST_INSERT_ID() in a way its OK
+// packet does not tell exactly: several statements, code the text does not show, an explicit
+// LAST_INSERT_ID(expr), or an INSERT whose reported id may be an explicit one (which leaves
+// LAST_INSERT_ID() as it was).
+func (e *effects) mayChangeInsertID() bool {
+	return e.multi || e.setsInsertID || e.pins&(PinRoutine|PinUnknown) != 0 || e.kw == kwInsert || e.kw == kwReplace
 }
 
 // applyFeatures adds what the functions and clauses found anywhere in the statement do.

@@ -145,6 +145,8 @@ func (s *Session) gather() error {
 		s.pins |= PinTransaction
 	}
 	v := &s.values
+	be.InsertID, _ = strconv.ParseUint(deref(row[0]), 10, 64)
+	be.InsertIDUnknown = false
 	if v.insertIDHere {
 		// Else the connection holds another session's LAST_INSERT_ID() (likewise FOUND_ROWS()
 		// and ROW_COUNT()): the session's own record stands, no statement of this borrow

@@ -32,6 +32,10 @@ func (s *Session) settle(cmd wire.Command, arg string, e *effects) {
 		s.values.insertID, s.values.insertIDHere = out.lastInsertID, true
 	}
 	s.settleValues(cmd, e)
+	if s.be != nil && s.values.insertIDHere {
+		// What this statement left in the connection's LAST_INSERT_ID(), for the next borrower.
+		s.be.InsertID, s.be.InsertIDUnknown = s.values.insertID, s.values.unsure&unsureInsertID != 0
+	}
 
 	db, dbChanged := out.schema, out.schemaChanged
 	if cmd == wire.ComInitDB && ok && out.statusKnown {
@@ -242,6 +246,12 @@ func (s *Session) applyEffects(e *effects, next *sessionState, ok, partial bool)
 				s.prepared = make(map[string]*effects)
 			}
 			s.prepared[e.prepare] = e.prepared
+			if e.prepared != nil {
+				// The server created the variables the text assigns (NULL).
+				for _, name := range e.prepared.assignedVars() {
+					s.readBack(name)
+				}
+			}
 		}
 	}
 	if ok {

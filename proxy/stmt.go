@@ -73,8 +73,12 @@ func (s *Session) stmtPrepare(pkt []byte) error {
 	}
 	text := string(pkt[1:])
 	key := s.stmtKey(text)
+	// Preparing a statement that assigns user variables creates them on the server (NULL): the
+	// session's own prepare, not the cache's answer, so they are read back and recorded.
+	pe := s.r.parsers.effectsOf(pkt[1:], s.analysisCtx())
+	creates := pe.assignedVars()
 	var lostErr error
-	meta, err := s.r.metas.getOrPrepare(key, func() (*stmtMeta, error) {
+	prepare := func() (*stmtMeta, error) {
 		be, err := s.acquire(nil, nil)
 		if err != nil {
 			return nil, err
@@ -84,12 +88,22 @@ func (s *Session) stmtPrepare(pkt []byte) error {
 			lostErr = err
 			return nil, err
 		}
+		for _, name := range creates {
+			s.readBack(name)
+		}
 		if rerr := s.releaseIfFree(); rerr != nil {
 			lostErr = rerr
 			return nil, rerr
 		}
 		return meta, err
-	})
+	}
+	var meta *stmtMeta
+	var err error
+	if len(creates) > 0 {
+		meta, err = prepare()
+	} else {
+		meta, err = s.r.metas.getOrPrepare(key, prepare)
+	}
 	if lostErr != nil {
 		return s.lost(lostErr)
 	}
