@@ -323,11 +323,18 @@ func (c *Conn) ReadOKOrErr() error {
 
 // Reset sends COM_RESET_CONNECTION: the server rolls back, drops temporary tables, user
 // variables, locks and prepared statements, and restores the login character set and the global
-// variable values. The default database stays. The init statement is sent in the same round trip.
+// variable values. The default database stays. The init statement, and what else makes the
+// connection as it was at login (IGNORE_SPACE, the multi-statement option), go in the same
+// round trip.
 func (c *Conn) Reset() error {
 	cmds := [][]byte{{byte(wire.ComResetConnection)}}
 	if c.initSQL != "" {
 		cmds = append(cmds, append([]byte{byte(wire.ComQuery)}, c.initSQL...))
+	}
+	if c.Key.Flags&wire.ClientIgnoreSpace != 0 {
+		// The server drops the IGNORE_SPACE a login with CLIENT_IGNORE_SPACE put in sql_mode:
+		// put it back, so every connection of the key is fresh in the same way.
+		cmds = append(cmds, append([]byte{byte(wire.ComQuery)}, ignoreSpaceSQL...))
 	}
 	login := c.Key.Flags&wire.ClientMultiStatements != 0
 	if c.MultiStatements != login {
@@ -356,6 +363,10 @@ func (c *Conn) Reset() error {
 	c.InsertID, c.InsertIDUnknown = 0, false
 	return nil
 }
+
+// ignoreSpaceSQL adds IGNORE_SPACE to the session's sql_mode.
+const ignoreSpaceSQL = "SET SESSION sql_mode = IF(FIND_IN_SET('IGNORE_SPACE', @@sql_mode), @@sql_mode, " +
+	"CONCAT_WS(',', NULLIF(@@sql_mode, ''), 'IGNORE_SPACE'))"
 
 // SetOptionCommand is the COM_SET_OPTION that turns multi-statements on or off.
 func SetOptionCommand(on bool) []byte {

@@ -178,7 +178,8 @@ func (s *Session) sync(needLastInsertID bool) error {
 		have = nil
 	}
 	if !sameState(have, s.state) {
-		sys, user := replaySQL(have, s.state, s.r.vars.get(s.pool.Addr()).freshValue("sql_mode"))
+		sys, user := replaySQL(have, s.state, s.r.vars.get(s.pool.Addr()).freshValue("sql_mode"),
+			be.Key.Flags&wire.ClientIgnoreSpace != 0)
 		for _, q := range [][]byte{sys, user} {
 			if len(q) > 0 {
 				cmds[n] = append([]byte{byte(wire.ComQuery)}, q...)

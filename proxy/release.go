@@ -202,9 +202,13 @@ func deref(p *string) string {
 }
 
 // userVarLiteral turns a user variable read back as (value, HEX, CHARSET, COLLATION) with its
-// column type into the SQL that sets it to exactly that value; "NULL" unsets it.
+// column type into the SQL that sets it to exactly that value.
 func userVarLiteral(r []*string, col wire.Column) (string, bool) {
 	if r[0] == nil {
+		if r[2] != nil && r[3] != nil && *r[2] != "binary" {
+			// A NULL that has a character set (one a PREPARE created, for instance).
+			return "CAST(NULL AS CHAR CHARACTER SET `" + *r[2] + "`) COLLATE `" + *r[3] + "`", true
+		}
 		return "NULL", true
 	}
 	switch col.Type {

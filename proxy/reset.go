@@ -2,6 +2,8 @@ package proxy
 
 import (
 	"errors"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/mysqlmux/mysqlmux/internal/wire"
@@ -25,7 +27,21 @@ func (s *Session) clearState() {
 	s.pendingVars, s.diagDirty, s.warnings = s.pendingVars[:0], false, nil
 	// The multi-statement option (COM_SET_OPTION) survives: the server keeps it too.
 	s.relay.ownTracking = false
-	s.state = s.r.states.intern(initialState(s.c.Collation))
+	s.state = s.r.states.intern(s.withoutLoginMode(initialState(s.c.Collation)))
+}
+
+// withoutLoginMode returns st with the server's global sql_mode for a session that logged in
+// with CLIENT_IGNORE_SPACE: a reset (COM_RESET_CONNECTION, COM_CHANGE_USER) drops the
+// IGNORE_SPACE the login added, while the key's connections keep it.
+func (s *Session) withoutLoginMode(st *sessionState) *sessionState {
+	if s.key.Flags&wire.ClientIgnoreSpace == 0 {
+		return st
+	}
+	mode, ok := s.r.vars.get(s.pool.Addr()).global("sql_mode")
+	if !ok || mode == "" || slices.Contains(strings.Split(mode, ","), "IGNORE_SPACE") {
+		return st
+	}
+	return st.withVar("sql_mode", mode)
 }
 
 // resetSession answers COM_RESET_CONNECTION: the session returns to its state right after login,
@@ -116,7 +132,7 @@ func (s *Session) giveBack(force bool) {
 func (s *Session) startOver() {
 	s.giveBack(true)
 	s.clearState()
-	s.state = s.r.states.intern(serverCharsetState(s.r.vars.get(s.pool.Addr()), s.state))
+	s.state = s.r.states.intern(s.withoutLoginMode(serverCharsetState(s.r.vars.get(s.pool.Addr()), s.state)))
 }
 
 // initialState is the state of a session right after login: fresh, but for its character set.

@@ -182,7 +182,7 @@ func sameState(a, b *sessionState) bool {
 // for system variables, one for user variables. User variables are recorded as exact SQL
 // (hex with character set and collation for strings), so their SET does not depend on the
 // connection's character set or sql_mode. Either may be nil.
-func replaySQL(have, want *sessionState, freshSQLMode string) (sys, user []byte) {
+func replaySQL(have, want *sessionState, freshSQLMode string, ignoreSpace bool) (sys, user []byte) {
 	hv, wv := have.varsMap(), want.varsMap()
 	// The SET is lexed in the connection's sql_mode, as it is before the SET runs.
 	mode, ok := hv["sql_mode"]
@@ -229,6 +229,8 @@ func replaySQL(have, want *sessionState, freshSQLMode string) (sys, user []byte)
 		if !wok {
 			if fresh, ok := freshCharset[k]; ok {
 				sys = appendAssign(sys, k, fresh, noBackslash)
+			} else if k == "sql_mode" && ignoreSpace {
+				sys = appendRaw(sys, k, globalModeWithIgnoreSpace) // as a CLIENT_IGNORE_SPACE login has it
 			} else {
 				sys = appendRaw(sys, k, "DEFAULT")
 			}
@@ -290,6 +292,11 @@ func quote(v string, noBackslash bool) string {
 	return "'" + v + "'"
 }
 
+// globalModeWithIgnoreSpace is the sql_mode of a fresh connection that logged in with
+// CLIENT_IGNORE_SPACE: the global one with IGNORE_SPACE.
+const globalModeWithIgnoreSpace = "IF(FIND_IN_SET('IGNORE_SPACE', @@GLOBAL.sql_mode), @@GLOBAL.sql_mode, " +
+	"CONCAT_WS(',', NULLIF(@@GLOBAL.sql_mode, ''), 'IGNORE_SPACE'))"
+
 // namesKey is a state entry of the proxy's, not a server variable: the collation of the last SET
 // NAMES ... COLLATE (or of the login), which the server keeps with character_set_results and
 // reports as each string column's character set in result metadata. Session tracking reports
@@ -336,9 +343,13 @@ func namesSQL(hv, wv map[string]string, noBackslash bool) ([]byte, map[string]st
 // refused COM_CHANGE_USER leaves): the global character set variables of cat's server, or
 // fallback when they are not known.
 func serverCharsetState(cat *varCatalog, fallback *sessionState) *sessionState {
-	g := cat.charsetGlobals()
-	if len(g) != len(freshCharset) {
-		return fallback
+	g := make(map[string]string, len(freshCharset))
+	for name := range freshCharset {
+		v, ok := cat.global(name)
+		if !ok {
+			return fallback
+		}
+		g[name] = v
 	}
 	if maps.Equal(g, freshCharset) {
 		return nil

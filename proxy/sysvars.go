@@ -35,9 +35,10 @@ type varCatalog struct {
 	fresh map[string]string
 	// maxPacket is the server's max_allowed_packet (0: unknown).
 	maxPacket int
-	// globalCharset: the global values of the character set variables (freshCharset's names),
-	// which a session the server reset to its own defaults gets (a refused COM_CHANGE_USER).
-	globalCharset map[string]string
+	// globals: the global values of the character set variables (freshCharset's names) and of
+	// sql_mode, which a session the server reset to its own defaults gets (a refused
+	// COM_CHANGE_USER; COM_RESET_CONNECTION drops a login's IGNORE_SPACE).
+	globals map[string]string
 }
 
 // catalogSQL lists the variables a session can have. MySQL has no such table (its
@@ -54,11 +55,11 @@ func readCatalog(c *backend.Conn) (*varCatalog, error) {
 			if row[2] != nil {
 				cat.fresh[*row[0]] = *row[2]
 			}
-			if _, ok := freshCharset[*row[0]]; ok && row[3] != nil {
-				if cat.globalCharset == nil {
-					cat.globalCharset = make(map[string]string, len(freshCharset))
+			if _, ok := freshCharset[*row[0]]; (ok || *row[0] == "sql_mode") && row[3] != nil {
+				if cat.globals == nil {
+					cat.globals = make(map[string]string, len(freshCharset)+1)
 				}
-				cat.globalCharset[*row[0]] = *row[3]
+				cat.globals[*row[0]] = *row[3]
 			}
 		}
 		return nil
@@ -111,12 +112,13 @@ func (cat *varCatalog) freshValue(name string) string {
 	return cat.fresh[name]
 }
 
-// charsetGlobals returns the server's global character set variables (nil: unknown).
-func (cat *varCatalog) charsetGlobals() map[string]string {
+// global returns the global value of a variable in globals ("", false: unknown).
+func (cat *varCatalog) global(name string) (string, bool) {
 	if cat == nil {
-		return nil
+		return "", false
 	}
-	return cat.globalCharset
+	v, ok := cat.globals[name]
+	return v, ok
 }
 
 // catalogs holds the catalog of each backend, by address: read on every statement that needs
