@@ -154,7 +154,6 @@ func TestEffectsUserVarsExact(t *testing.T) {
 	want := map[string]string{
 		"a": "_utf8mb4 X'782779' COLLATE `utf8mb4_general_ci`",
 		"b": "-5",
-		"c": "NULL",
 		"d": "_latin1 X'616263'",
 		"e": "X'00ff'",
 		"f": "1.50",
@@ -164,6 +163,10 @@ func TestEffectsUserVarsExact(t *testing.T) {
 		if e.userVars[k] != v {
 			t.Errorf("@%s = %q, want %q", k, e.userVars[k], v)
 		}
+	}
+	// NULL keeps the type the variable had: read back, not recorded.
+	if _, ok := e.userVars["c"]; ok || !slices.Contains(e.assigned, "c") {
+		t.Errorf("@c = NULL: recorded as %q, assigned %q; want it read back", e.userVars["c"], e.assigned)
 	}
 	// Under NO_BACKSLASH_ESCAPES a backslash is a character of the string.
 	ctx := testCtx()

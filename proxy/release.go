@@ -205,8 +205,16 @@ func deref(p *string) string {
 // column type into the SQL that sets it to exactly that value.
 func userVarLiteral(r []*string, col wire.Column) (string, bool) {
 	if r[0] == nil {
-		if r[2] != nil && r[3] != nil && *r[2] != "binary" {
-			// A NULL that has a character set (one a PREPARE created, for instance).
+		// A NULL keeps a type: an INOUT integer parameter set to NULL, a string in the character
+		// set of the PREPARE that created the variable.
+		switch {
+		case col.Type == wire.TypeLongLong && col.Flags&0x20 != 0:
+			return "CAST(NULL AS UNSIGNED)", true
+		case col.Type == wire.TypeLongLong:
+			return "CAST(NULL AS SIGNED)", true
+		case col.Type == wire.TypeDouble:
+			return "CAST(NULL AS DOUBLE)", true
+		case r[2] != nil && r[3] != nil && *r[2] != "binary":
 			return "CAST(NULL AS CHAR CHARACTER SET `" + *r[2] + "`) COLLATE `" + *r[3] + "`", true
 		}
 		return "NULL", true

@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"encoding/hex"
+	"slices"
 	"strings"
 	"sync"
 
@@ -95,12 +96,14 @@ func (p *parsers) planSet(e *effects, q []byte, ctx *analysisCtx) {
 				// An expression, or a literal read in a character set this very statement
 				// changes: the server's value is read back.
 				e.assigned = append(e.assigned, name)
+				delete(e.userVars, name) // the last assignment wins
 				continue
 			}
 			if e.userVars == nil {
 				e.userVars = make(map[string]string)
 			}
 			e.userVars[name] = lit
+			e.assigned = slices.DeleteFunc(e.assigned, func(n string) bool { return n == name })
 		}
 	}
 }
@@ -108,7 +111,7 @@ func (p *parsers) planSet(e *effects, q []byte, ctx *analysisCtx) {
 // literalSQL returns the SQL that sets a user variable to exactly the value of a constant
 // expression (a literal, a negated number, a string with COLLATE), or false. Strings are
 // written as hex with their character set and collation, so replaying them does not depend on
-// the sql_mode or character set of the connection they are replayed on; NULL is "NULL".
+// the sql_mode or character set of the connection they are replayed on.
 func literalSQL(e ast.ExprNode, ctx *analysisCtx) (string, bool) {
 	collate := ""
 	if c, ok := e.(*ast.SetCollationExpr); ok {
@@ -117,6 +120,9 @@ func literalSQL(e ast.ExprNode, ctx *analysisCtx) (string, bool) {
 	switch x := e.(type) {
 	case *test_driver.ValueExpr:
 		switch x.Kind() {
+		case test_driver.KindNull:
+			// NULL keeps the type the variable had (a DOUBLE stays a DOUBLE): read back.
+			return "", false
 		case test_driver.KindString:
 			return stringLiteralSQL(x, collate, ctx), true
 		case test_driver.KindBytes, test_driver.KindBinaryLiteral, test_driver.KindMysqlBit:
