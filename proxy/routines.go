@@ -33,6 +33,14 @@ func (s *Session) proveRoutines(e *effects, before PinReason) error {
 		e.pins&(untilResetPins&^PinRoutine) != 0 {
 		return nil
 	}
+	if s.pins&PinWarnings != 0 || s.diagDirty {
+		// Reading the bodies uses a table, which empties the diagnostics area: the statement's
+		// warnings are copied first, and answered from the copy.
+		s.diagDirty = true
+		if err := s.gather(); err != nil {
+			return err
+		}
+	}
 	known := make(map[string]*routine)
 	var body effects
 	queue := qualify(e.calls, s.db)

@@ -372,11 +372,11 @@ func (s *Session) dispatch(pkt []byte) error {
 	case wire.ComQuery:
 		s.r.stats.Queries.Add(1)
 		if s.warnings != nil {
-			if errorsOnly, count, ok := showWarningsForm(pkt[1:]); ok {
-				if count {
-					return s.answerKeptCount(errorsOnly, false)
+			if sf, ok := showWarningsForm(pkt[1:]); ok {
+				if sf.count {
+					return s.answerKeptCount(sf.errorsOnly, false)
 				}
-				return s.answerKeptWarnings(errorsOnly, false)
+				return s.answerKeptWarnings(sf, false)
 			}
 		}
 		e := s.r.parsers.effectsOf(pkt[1:], s.analysisCtx())

@@ -283,7 +283,15 @@ func (s *Session) stmtExecute(pkt []byte) error {
 	id := le32(pkt[min(len(pkt), 1):])
 	cs := s.stmts[id]
 	if cs == nil || len(pkt) < 10 {
-		return s.stmtError(1243, "HY000", "Unknown prepared statement handler (%d) given to mysqld_stmt_execute", id)
+		// The server answers it, so that its diagnostics area holds the error as a direct
+		// connection's would (SHOW ERRORS): ERROR 1243, naming id 0, which no server gives out.
+		s.relay.out = outcome{}
+		be, err := s.acquire(nil, nil)
+		if err != nil {
+			s.c.Seq = 1
+			return s.c.WriteError(clientError(err))
+		}
+		return s.run1(be, []byte{byte(wire.ComStmtExecute), 0, 0, 0, 0, 0, 1, 0, 0, 0}, shapeResult, nil)
 	}
 	if cs.longErr {
 		s.dropLongData(cs)
@@ -292,11 +300,11 @@ func (s *Session) stmtExecute(pkt []byte) error {
 	// SHOW WARNINGS and its kin read the diagnostics area the session kept a copy of, as in a
 	// COM_QUERY (see dispatch).
 	if s.warnings != nil {
-		if errorsOnly, count, ok := showWarningsForm(cs.meta.query); ok {
-			if count {
-				return s.answerKeptCount(errorsOnly, true)
+		if sf, ok := showWarningsForm(cs.meta.query); ok {
+			if sf.count {
+				return s.answerKeptCount(sf.errorsOnly, true)
 			}
-			return s.answerKeptWarnings(errorsOnly, true)
+			return s.answerKeptWarnings(sf, true)
 		}
 	}
 	payload := s.bindTypes(cs, pkt)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
+	"regexp"
 	"strconv"
 
 	"github.com/mysqlmux/mysqlmux/internal/wire"
@@ -72,26 +73,55 @@ func (s *Session) readWarnings() (*keptWarnings, error) {
 	return kw, nil
 }
 
-// showWarningsForm reads a plain SHOW WARNINGS or SHOW ERRORS (errorsOnly), or (count) SHOW
-// COUNT(*) WARNINGS / ERRORS.
-func showWarningsForm(q []byte) (errorsOnly, count, ok bool) {
+// showForm is a SHOW WARNINGS / SHOW ERRORS the session can answer from its copy.
+type showForm struct {
+	errorsOnly bool // SHOW ERRORS
+	count      bool // SHOW COUNT(*) ...
+	// offset and limit: the LIMIT clause (limit < 0: none).
+	offset, limit int
+}
+
+// limitClause reads the LIMIT of SHOW WARNINGS: LIMIT n, LIMIT o, n, LIMIT n OFFSET o.
+var limitClause = regexp.MustCompile(`(?i)^LIMIT\s+(\d{1,9})(?:\s*,\s*(\d{1,9})|\s+OFFSET\s+(\d{1,9}))?$`)
+
+// showWarningsForm reads SHOW WARNINGS or SHOW ERRORS with an optional LIMIT, or SHOW COUNT(*)
+// WARNINGS / ERRORS.
+func showWarningsForm(q []byte) (showForm, bool) {
 	f := bytes.Fields(bytes.TrimRight(q, "; \t\r\n"))
+	sf := showForm{limit: -1}
 	if len(f) < 2 || !bytes.EqualFold(f[0], []byte("SHOW")) {
-		return false, false, false
+		return sf, false
 	}
-	if len(f) == 3 && bytes.EqualFold(bytes.ReplaceAll(f[1], []byte(" "), nil), []byte("COUNT(*)")) {
-		count, f = true, f[1:]
+	if len(f) == 3 && bytes.EqualFold(f[1], []byte("COUNT(*)")) {
+		sf.count, f = true, f[1:]
+	}
+	if len(f) > 2 && !sf.count {
+		m := limitClause.FindSubmatch(bytes.Join(f[2:], []byte(" ")))
+		if m == nil {
+			return sf, false
+		}
+		n, _ := strconv.Atoi(string(m[1]))
+		sf.limit = n
+		switch {
+		case m[2] != nil:
+			sf.offset = n
+			sf.limit, _ = strconv.Atoi(string(m[2]))
+		case m[3] != nil:
+			sf.offset, _ = strconv.Atoi(string(m[3]))
+		}
+		f = f[:2]
 	}
 	if len(f) != 2 {
-		return false, false, false
+		return sf, false
 	}
 	switch {
 	case bytes.EqualFold(f[1], []byte("WARNINGS")):
-		return false, count, true
+		return sf, true
 	case bytes.EqualFold(f[1], []byte("ERRORS")):
-		return true, count, true
+		sf.errorsOnly = true
+		return sf, true
 	}
-	return false, false, false
+	return sf, false
 }
 
 // answerKeptCount answers SHOW COUNT(*) WARNINGS or ERRORS from the copy, as MariaDB answers
@@ -119,9 +149,9 @@ func (s *Session) answerKeptCount(errorsOnly, binaryRow bool) error {
 	return s.c.Flush()
 }
 
-// answerKeptWarnings answers SHOW WARNINGS (or SHOW ERRORS: the rows at level Error) from the
-// copy, in binary rows for a COM_STMT_EXECUTE.
-func (s *Session) answerKeptWarnings(errorsOnly, binaryRows bool) error {
+// answerKeptWarnings answers SHOW WARNINGS (or SHOW ERRORS: the rows at level Error), within
+// its LIMIT, from the copy, in binary rows for a COM_STMT_EXECUTE.
+func (s *Session) answerKeptWarnings(sf showForm, binaryRows bool) error {
 	kw := s.warnings
 	var cols []wire.Column
 	if binaryRows {
@@ -140,8 +170,9 @@ func (s *Session) answerKeptWarnings(errorsOnly, binaryRows bool) error {
 			return err
 		}
 	}
+	skip, left := sf.offset, sf.limit
 	for _, p := range kw.rows {
-		if errorsOnly {
+		if sf.errorsOnly {
 			level, _, err := wire.ReadLenencString(p)
 			if err != nil {
 				return errors.New("proxy: a kept warning row is malformed")
@@ -150,6 +181,14 @@ func (s *Session) answerKeptWarnings(errorsOnly, binaryRows bool) error {
 				continue
 			}
 		}
+		if skip > 0 {
+			skip--
+			continue
+		}
+		if left == 0 {
+			break
+		}
+		left--
 		if binaryRows {
 			var err error
 			if p, err = wire.BinaryRow(nil, p, cols); err != nil {
