@@ -17,7 +17,7 @@ import (
 const replayEscape = 2 * time.Second
 
 // directDrain bounds the wait, once the schedule is over, for the direct sides to finish it.
-const directDrain = 10 * time.Second
+const directDrain = 3 * time.Second
 
 // rclient is one session of a case being replayed.
 type rclient struct {
