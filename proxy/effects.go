@@ -328,6 +328,25 @@ func (p *parsers) statement(e *effects, q []byte, sc *stmtScan, ctx *analysisCtx
 	}
 }
 
+// setPrepare and setDeallocate record the statement name a PREPARE or DEALLOCATE names. A
+// statement that does either more than once (a multi-statement) is not followed name by name:
+// it pins until reset.
+func (e *effects) setPrepare(name string) {
+	e.onePrepare()
+	e.prepare = name
+}
+
+func (e *effects) setDeallocate(name string) {
+	e.onePrepare()
+	e.deallocate = name
+}
+
+func (e *effects) onePrepare() {
+	if e.prepare != "" || e.deallocate != "" {
+		e.pins |= PinPrepare | PinUnknown
+	}
+}
+
 // assignedVars lists the user variables the statement writes.
 func (e *effects) assignedVars() []string {
 	names := slices.Clone(e.assigned)

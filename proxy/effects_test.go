@@ -281,3 +281,19 @@ func BenchmarkEffects(b *testing.B) {
 		})
 	}
 }
+
+func TestEffectsTwoPreparesPinUntilReset(t *testing.T) {
+	var ps parsers
+	for _, q := range []string{
+		"PREPARE s2 FROM 'SELECT 7 INTO @pv'; PREPARE s3 FROM 'SELECT 1'",
+		"DEALLOCATE PREPARE s2; PREPARE s2 FROM 'SELECT 1'",
+		"PREPARE s2 FROM 'SELECT 1'; DROP PREPARE s2",
+	} {
+		if e := ps.effectsOf([]byte(q), testCtx()); e.pins&(PinPrepare|PinUnknown) != PinPrepare|PinUnknown {
+			t.Errorf("%q: pins %v, want prepared_statement and unknown_statement", q, e.pins)
+		}
+	}
+	if e := ps.effectsOf([]byte("PREPARE s2 FROM 'SELECT 1'"), testCtx()); e.pins&PinUnknown != 0 || e.prepare != "s2" {
+		t.Errorf("one PREPARE: pins %v, prepare %q", e.pins, e.prepare)
+	}
+}

@@ -95,7 +95,7 @@ func (p *parsers) planDrop(e *effects, q []byte, ctx *analysisCtx) {
 	case l.is(t, "PREPARE"):
 		e.explains = true
 		if name, ok := identAt(&l); ok {
-			e.deallocate = strings.ToLower(name)
+			e.setDeallocate(strings.ToLower(name))
 		}
 		return
 	case l.is(t, "TEMPORARY"):
@@ -185,7 +185,7 @@ func (p *parsers) planPrepare(e *effects, q []byte, ctx *analysisCtx, depth int)
 		e.pins |= PinUnknown | PinPrepare
 		return
 	}
-	e.prepare = strings.ToLower(name)
+	e.setPrepare(strings.ToLower(name))
 	text, ok := stringLiteralAt(&l)
 	if t := l.next(); !ok || (t.kind != tokEnd && !l.punct(t, ';')) || depth+1 > maxNesting {
 		return // prepared stays nil: each EXECUTE of it is unknown
@@ -204,7 +204,7 @@ func planDeallocate(e *effects, q []byte, ctx *analysisCtx) {
 		return
 	}
 	if name, ok := identAt(&l); ok {
-		e.deallocate = strings.ToLower(name)
+		e.setDeallocate(strings.ToLower(name))
 	}
 }
 
