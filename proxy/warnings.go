@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
-	"regexp"
 	"strconv"
 
 	"github.com/mysqlmux/mysqlmux/internal/wire"
@@ -81,47 +80,62 @@ type showForm struct {
 	offset, limit int
 }
 
-// limitClause reads the LIMIT of SHOW WARNINGS: LIMIT n, LIMIT o, n, LIMIT n OFFSET o.
-var limitClause = regexp.MustCompile(`(?i)^LIMIT\s+(\d{1,9})(?:\s*,\s*(\d{1,9})|\s+OFFSET\s+(\d{1,9}))?$`)
-
-// showWarningsForm reads SHOW WARNINGS or SHOW ERRORS with an optional LIMIT, or SHOW COUNT(*)
-// WARNINGS / ERRORS.
+// showWarningsForm reads SHOW WARNINGS or SHOW ERRORS with an optional LIMIT (n; o, n; n OFFSET
+// o), or SHOW COUNT(*) WARNINGS / ERRORS, comments and spacing as the server allows them.
 func showWarningsForm(q []byte) (showForm, bool) {
-	f := bytes.Fields(bytes.TrimRight(q, "; \t\r\n"))
 	sf := showForm{limit: -1}
-	if len(f) < 2 || !bytes.EqualFold(f[0], []byte("SHOW")) {
+	l := lexer{q: q}
+	if !l.is(l.next(), "SHOW") {
 		return sf, false
 	}
-	if len(f) == 3 && bytes.EqualFold(f[1], []byte("COUNT(*)")) {
-		sf.count, f = true, f[1:]
-	}
-	if len(f) > 2 && !sf.count {
-		m := limitClause.FindSubmatch(bytes.Join(f[2:], []byte(" ")))
-		if m == nil {
+	t := l.next()
+	if l.is(t, "COUNT") {
+		if !l.punct(l.next(), '(') || !l.punct(l.next(), '*') || !l.punct(l.next(), ')') {
 			return sf, false
 		}
-		n, _ := strconv.Atoi(string(m[1]))
-		sf.limit = n
-		switch {
-		case m[2] != nil:
-			sf.offset = n
-			sf.limit, _ = strconv.Atoi(string(m[2]))
-		case m[3] != nil:
-			sf.offset, _ = strconv.Atoi(string(m[3]))
-		}
-		f = f[:2]
-	}
-	if len(f) != 2 {
-		return sf, false
+		sf.count, t = true, l.next()
 	}
 	switch {
-	case bytes.EqualFold(f[1], []byte("WARNINGS")):
-		return sf, true
-	case bytes.EqualFold(f[1], []byte("ERRORS")):
+	case l.is(t, "WARNINGS"):
+	case l.is(t, "ERRORS"):
 		sf.errorsOnly = true
-		return sf, true
+	default:
+		return sf, false
 	}
-	return sf, false
+	t = l.next()
+	if !sf.count && l.is(t, "LIMIT") {
+		n, ok := numberAt(&l)
+		if !ok {
+			return sf, false
+		}
+		sf.limit = n
+		switch t = l.next(); {
+		case l.punct(t, ','):
+			sf.offset = n
+			sf.limit, ok = numberAt(&l)
+			t = l.next()
+		case l.is(t, "OFFSET"):
+			sf.offset, ok = numberAt(&l)
+			t = l.next()
+		}
+		if !ok {
+			return sf, false
+		}
+	}
+	if l.punct(t, ';') {
+		t = l.next()
+	}
+	return sf, t.kind == tokEnd
+}
+
+// numberAt reads the next token as a small decimal integer.
+func numberAt(l *lexer) (int, bool) {
+	t := l.next()
+	if t.kind != tokNumber || t.end-t.start > 9 {
+		return 0, false
+	}
+	n, err := strconv.Atoi(string(l.q[t.start:t.end]))
+	return n, err == nil
 }
 
 // answerKeptCount answers SHOW COUNT(*) WARNINGS or ERRORS from the copy, as MariaDB answers
