@@ -184,8 +184,9 @@ func (f *Fleet) online(now time.Time, lease clientv3.LeaseID, renewed time.Time)
 			s.target = targets(max(budget, 0), f.claims(addr, members))[f.id]
 		}
 		// The pool never holds more than the table grants (its own entry, possibly kept from a
-		// previous run of this instance) nor more than it should keep.
-		s.setLimit(min(s.entry, s.target))
+		// previous run of this instance), more than it should keep, nor more than the others'
+		// entries leave free (an entry kept from before a partition may not fit any more).
+		s.setLimit(min(s.entry, s.target, room(next, addr, f.id, fleetCap)))
 		switch {
 		case s.entry > s.target:
 			// Lowered only as far as the connections are closed: the rest is not free yet.
@@ -222,7 +223,7 @@ func (f *Fleet) online(now time.Time, lease clientv3.LeaseID, renewed time.Time)
 	}
 	for addr, s := range f.shares {
 		s.entry = next[addr][f.id].Grant
-		s.setLimit(min(s.entry, s.target))
+		s.setLimit(min(s.entry, s.target, room(next, addr, f.id, fleetCap)))
 		if len(s.pools) == 0 && s.entry == 0 {
 			delete(f.shares, addr) // a removed backend, given back
 		}
@@ -309,4 +310,11 @@ func (f *Fleet) writeTable(ctx context.Context, t table, rev int64, lease client
 
 func tablesEqual(a, b table) bool {
 	return maps.EqualFunc(a, b, func(x, y map[string]entry) bool { return maps.Equal(x, y) })
+}
+
+// room is what the other instances' entries for backend addr leave of the fleet's cap: an
+// instance's entries are never below what it holds, so a pool limited to this never takes the
+// fleet past the cap, whatever this instance's own entry says.
+func room(t table, addr, self string, fleetCap int) int {
+	return max(fleetCap-(t.sum(addr)-t[addr][self].Grant), 0)
 }
