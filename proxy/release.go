@@ -140,10 +140,7 @@ func (s *Session) gather() error {
 	if len(row) != 5+4*len(vars) {
 		return fmt.Errorf("%w: gather returned %d columns", errBackendProtocol, len(row))
 	}
-	s.pins &^= PinTransaction | PinStatusUnknown
-	if status&wire.StatusInTrans != 0 {
-		s.pins |= PinTransaction
-	}
+	s.setTransaction(status)
 	v := &s.values
 	be.InsertID, _ = strconv.ParseUint(deref(row[0]), 10, 64)
 	be.InsertIDUnknown = false

@@ -103,11 +103,7 @@ func (s *Session) settle(cmd wire.Command, arg string, e *effects) {
 // response with a status comes: the next statement's, or gather's at release.
 func (s *Session) settleStatus(out *outcome) {
 	if out.statusKnown {
-		s.pins &^= PinTransaction | PinStatusUnknown
-		if out.status&wire.StatusInTrans != 0 {
-			s.pins |= PinTransaction
-		}
-		s.txReadOnly = out.status & wire.StatusInTransReadonly
+		s.setTransaction(out.status)
 	} else if out.errCode != 0 {
 		s.pins |= PinStatusUnknown
 	}
@@ -117,6 +113,16 @@ func (s *Session) settleStatus(out *outcome) {
 			s.pins |= PinTxCharacteristics
 		}
 	}
+}
+
+// setTransaction follows a status the server reported: the transaction pin is exactly
+// SERVER_STATUS_IN_TRANS, and whether it is read-only is kept for locally answered commands.
+func (s *Session) setTransaction(st wire.Status) {
+	s.pins &^= PinTransaction | PinStatusUnknown
+	if st&wire.StatusInTrans != 0 {
+		s.pins |= PinTransaction
+	}
+	s.txReadOnly = st & wire.StatusInTransReadonly
 }
 
 // settleValues records what the command did to FOUND_ROWS(), ROW_COUNT() and LAST_INSERT_ID(),

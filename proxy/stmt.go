@@ -73,12 +73,10 @@ func (s *Session) stmtPrepare(pkt []byte) error {
 	}
 	text := string(pkt[1:])
 	key := s.stmtKey(text)
-	// Preparing a statement that assigns user variables creates them on the server (NULL): the
-	// session's own prepare, not the cache's answer, so they are read back and recorded.
-	pe := s.r.parsers.effectsOf(pkt[1:], s.analysisCtx())
-	creates := pe.assignedVars()
 	var lostErr error
+	ran := false
 	prepare := func() (*stmtMeta, error) {
+		ran = true
 		be, err := s.acquire(nil, nil)
 		if err != nil {
 			return nil, err
@@ -88,8 +86,10 @@ func (s *Session) stmtPrepare(pkt []byte) error {
 			lostErr = err
 			return nil, err
 		}
-		for _, name := range creates {
-			s.readBack(name)
+		if meta != nil {
+			for _, name := range s.createdByPrepare(meta) {
+				s.readBack(name)
+			}
 		}
 		if rerr := s.releaseIfFree(); rerr != nil {
 			lostErr = rerr
@@ -97,12 +97,11 @@ func (s *Session) stmtPrepare(pkt []byte) error {
 		}
 		return meta, err
 	}
-	var meta *stmtMeta
-	var err error
-	if len(creates) > 0 {
-		meta, err = prepare()
-	} else {
-		meta, err = s.r.metas.getOrPrepare(key, prepare)
+	meta, err := s.r.metas.getOrPrepare(key, prepare)
+	if err == nil && !ran && len(s.createdByPrepare(meta)) > 0 {
+		// Preparing a statement that assigns user variables creates them on the server (NULL):
+		// the session prepares it itself, so they are read back and recorded.
+		_, err = prepare()
 	}
 	if lostErr != nil {
 		return s.lost(lostErr)
@@ -119,6 +118,11 @@ func (s *Session) stmtPrepare(pkt []byte) error {
 	s.stmts[s.nextStmt] = &clientStmt{meta: meta}
 	s.stmtBytes += meta.size
 	return s.writePrepareOK(s.nextStmt, meta)
+}
+
+// createdByPrepare lists the user variables a prepare of meta's text creates: those it assigns.
+func (s *Session) createdByPrepare(meta *stmtMeta) []string {
+	return meta.effects(&s.r.parsers, s.analysisCtx()).assignedVars()
 }
 
 func (s *Session) writePrepareOK(id uint32, m *stmtMeta) error {

@@ -615,7 +615,8 @@ func (s *Server) waitReady() error {
 	}
 }
 
-func (s *Server) setup() error {
+// noBinlog runs f on a root connection that does not write to the binary log.
+func (s *Server) noBinlog(f func(ctx context.Context, conn *sql.Conn) error) error {
 	ctx, cancel := context.WithTimeout(context.Background(), setupQueryWait)
 	defer cancel()
 	conn, err := s.admin.Conn(ctx)
@@ -623,13 +624,29 @@ func (s *Server) setup() error {
 		return err
 	}
 	defer conn.Close()
-	// Each server of a replication set is set up on its own: nothing of it goes to a binary log.
 	if _, err := conn.ExecContext(ctx, "SET SESSION sql_log_bin = 0"); err != nil {
 		return err
 	}
 	// The connection goes back to the admin pool: later statements must reach the binary log.
 	defer func() { _, _ = conn.ExecContext(context.Background(), "SET SESSION sql_log_bin = 1") }()
+	return f(ctx, conn)
+}
 
+// setup creates the test accounts and databases. Each server of a replication set is set up on
+// its own: nothing of it goes to a binary log.
+func (s *Server) setup() error {
+	if err := s.noBinlog(s.createAccounts); err != nil {
+		return err
+	}
+	// Root must work over TCP, as tests use it that way.
+	root, err := s.Root()
+	if err != nil {
+		return fmt.Errorf("root over TCP: %w", err)
+	}
+	return root.Close()
+}
+
+func (s *Server) createAccounts(ctx context.Context, conn *sql.Conn) error {
 	// Anonymous users shadow 'app'@'%' for clients on 127.0.0.1: drop them all.
 	rows, err := conn.QueryContext(ctx, "SELECT Host FROM mysql.user WHERE User = ''")
 	if err != nil {
@@ -684,13 +701,7 @@ func (s *Server) setup() error {
 			return fmt.Errorf("%s: %w", q, err)
 		}
 	}
-
-	// Root must work over TCP, as tests use it that way.
-	root, err := s.Root()
-	if err != nil {
-		return fmt.Errorf("root over TCP: %w", err)
-	}
-	return root.Close()
+	return nil
 }
 
 // quote makes a single-quoted SQL string literal.

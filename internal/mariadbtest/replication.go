@@ -65,20 +65,10 @@ func StartReplication(tb testing.TB, n int, opts Options) *Replication {
 
 // execNoBinlog runs one statement as root without writing it to the binary log.
 func (s *Server) execNoBinlog(q string) error {
-	ctx, cancel := context.WithTimeout(context.Background(), setupQueryWait)
-	defer cancel()
-	conn, err := s.admin.Conn(ctx)
-	if err != nil {
+	return s.noBinlog(func(ctx context.Context, conn *sql.Conn) error {
+		_, err := conn.ExecContext(ctx, q)
 		return err
-	}
-	defer conn.Close()
-	if _, err := conn.ExecContext(ctx, "SET SESSION sql_log_bin = 0"); err != nil {
-		return err
-	}
-	// The connection goes back to the admin pool: later statements must reach the binary log.
-	defer func() { _, _ = conn.ExecContext(context.Background(), "SET SESSION sql_log_bin = 1") }()
-	_, err = conn.ExecContext(ctx, q)
-	return err
+	})
 }
 
 // ReplicateFrom points s at primary (GTID, from the primary's current position) and starts
