@@ -97,7 +97,17 @@ func (s *Session) stmtPrepare(pkt []byte) error {
 		}
 		return meta, err
 	}
-	meta, err := s.r.metas.getOrPrepare(key, prepare)
+	var meta *stmtMeta
+	var err error
+	if s.pins&^nextStatementPins != 0 {
+		// A session holding its connection for state (a transaction, perhaps read-only; temporary
+		// tables; LOCK TABLES; XA; an error that hid the status) prepares there: the server's
+		// answer may depend on that state (ERROR 1792, 1100, other columns), so it is neither
+		// taken from nor given to the shared metadata.
+		meta, err = prepare()
+	} else {
+		meta, err = s.r.metas.getOrPrepare(key, prepare)
+	}
 	if err == nil && !ran && len(s.createdByPrepare(meta)) > 0 {
 		// Preparing a statement that assigns user variables creates them on the server (NULL):
 		// the session prepares it itself, so they are read back and recorded.
