@@ -35,19 +35,27 @@ func (s *Session) sessionAnswer(k readKind) (string, bool) {
 	case readLastGTID:
 		return "'" + s.lastGTID + "'", true
 	case readFoundRows:
-		return strconv.FormatInt(s.values.foundRows, 10), !s.values.foundRowsHere
+		return typedAs(strconv.FormatInt(s.values.foundRows, 10), "FOUND_ROWS()"), !s.values.foundRowsHere
 	case readRowCount:
-		return strconv.FormatInt(s.values.rowCount, 10), !s.values.rowCountHere
+		return typedAs(strconv.FormatInt(s.values.rowCount, 10), "ROW_COUNT()"), !s.values.rowCountHere
 	case readWarningCount:
 		if s.warnings != nil {
-			return strconv.Itoa(s.warnings.warningCount), true
+			return typedAs("CAST("+strconv.Itoa(s.warnings.warningCount)+" AS UNSIGNED)", "@@warning_count"), true
 		}
 	case readErrorCount:
 		if s.warnings != nil {
-			return strconv.Itoa(s.warnings.errorCount), true
+			return typedAs("CAST("+strconv.Itoa(s.warnings.errorCount)+" AS UNSIGNED)", "@@error_count"), true
 		}
 	}
 	return "", false
+}
+
+// typedAs is the value v with the type of the read it replaces: MariaDB gives an IF() the type
+// both branches fit in, so with read as the branch never taken the column (BIGINT(21), signed
+// or not, nullable or not) and whatever is computed from it are what a direct connection shows;
+// a bare literal would be an INT as wide as its digits.
+func typedAs(v, read string) string {
+	return "IF(TRUE, " + v + ", " + read + ")"
 }
 
 // answersNeeded reports whether a statement with effects e may read something the session
