@@ -134,6 +134,15 @@ func (s *Session) settleValues(cmd wire.Command, e *effects) {
 	if cmd != wire.ComQuery && cmd != wire.ComStmtExecute {
 		return
 	}
+	if e == nil {
+		// A COM_STMT_EXECUTE of an id the session does not have, which the server refuses: it
+		// sets ROW_COUNT() on the connection that ran it and leaves LAST_INSERT_ID() and
+		// FOUND_ROWS(), which that connection may hold for another session (acquire did not
+		// sync them), so they are not read back from it.
+		v.rowCountHere = true
+		v.unsure |= unsureRowCount
+		return
+	}
 	single := e != nil && !e.multi && e.pins&(PinRoutine|PinUnknown) == 0
 	ok := out.errCode == 0
 	// ROW_COUNT(): the affected rows of an OK, -1 after a result set.
