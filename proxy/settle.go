@@ -97,6 +97,15 @@ func (s *Session) settle(cmd wire.Command, arg string, e *effects) {
 	s.recomputePins()
 }
 
+// settlePrepareError records a COM_STMT_PREPARE the server refused: the error is in the
+// connection's diagnostics area, where the client may read it (SHOW WARNINGS) and the next
+// borrower must not, so it is kept like a statement's error.
+func (s *Session) settlePrepareError() {
+	s.warnings = nil
+	s.pins |= PinWarnings
+	s.diagDirty = true
+}
+
 // settleStatus follows the server's status flags: the transaction pin is exactly
 // SERVER_STATUS_IN_TRANS. An ERR carries no status, so after one the session does not know
 // whether a transaction is open (a failed first statement under autocommit=0 opens one) until a

@@ -86,6 +86,9 @@ func (s *Session) stmtPrepare(pkt []byte) error {
 			lostErr = err
 			return nil, err
 		}
+		if err != nil {
+			s.settlePrepareError()
+		}
 		if meta != nil {
 			for _, name := range s.createdByPrepare(meta) {
 				s.readBack(name)
