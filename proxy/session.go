@@ -603,6 +603,9 @@ func (s *Session) discardBackend() {
 
 // writeOK answers a command locally with an OK numbered seq.
 func (s *Session) writeOK(seq uint8) error {
+	if err := s.resolveStatus(); err != nil {
+		return s.lost(err)
+	}
 	s.c.Seq = seq
 	if err := s.c.WritePacket(wire.AppendOK(nil, wire.HeaderOK, wire.OK{Status: s.status()}, !s.relay.strip)); err != nil {
 		return err

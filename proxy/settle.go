@@ -124,6 +124,33 @@ func (s *Session) settleStatus(out *outcome) {
 	}
 }
 
+// resolveStatus asks the held connection for its status when an error hid it (a failed DDL
+// statement commits the open transaction), so that a locally answered command reports what the
+// server would: a COM_PING, which changes nothing else.
+func (s *Session) resolveStatus() error {
+	if s.pins&PinStatusUnknown == 0 || s.be == nil {
+		return nil
+	}
+	be := s.be
+	if err := be.Command([]byte{byte(wire.ComPing)}); err != nil {
+		return err
+	}
+	if err := be.Flush(); err != nil {
+		return err
+	}
+	be.Seq = 1
+	p, err := be.ReadPacket(wire.MaxPayload)
+	if err != nil {
+		return err
+	}
+	ok, err := wire.ParseOK(p, be.Caps&wire.ClientSessionTrack != 0)
+	if err != nil {
+		return fmt.Errorf("%w: COM_PING answered 0x%02x", errBackendProtocol, p[0])
+	}
+	s.setTransaction(ok.Status)
+	return nil
+}
+
 // setTransaction follows a status the server reported: the transaction pin is exactly
 // SERVER_STATUS_IN_TRANS, and whether it is read-only is kept for locally answered commands.
 func (s *Session) setTransaction(st wire.Status) {
