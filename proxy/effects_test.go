@@ -150,7 +150,7 @@ func TestEffectsAssigned(t *testing.T) {
 
 func TestEffectsUserVarsExact(t *testing.T) {
 	var ps parsers
-	e := ps.effectsOf([]byte(`SET @a = 'x''y', @b := -5, @c = NULL, @d = _latin1'abc', @e = X'00ff', @f = 1.50, @g = 'a\nb'`), testCtx())
+	e := ps.effectsOf([]byte(`SET @a = 'x''y', @b := -5, @c = NULL, @d = _latin1'abc', @e = X'00ff', @f = 1.50, @g = 'a\nb', @h = _latin1 X'E9', @i = _utf8mb4 0x41 COLLATE utf8mb4_bin, @j = _binary 'a'`), testCtx())
 	want := map[string]string{
 		"a": "_utf8mb4 X'782779' COLLATE `utf8mb4_general_ci`",
 		"b": "-5",
@@ -158,6 +158,10 @@ func TestEffectsUserVarsExact(t *testing.T) {
 		"e": "X'00ff'",
 		"f": "1.50",
 		"g": "_utf8mb4 X'610a62' COLLATE `utf8mb4_general_ci`",
+		// A hex literal with an introducer is a string of that character set, not binary.
+		"h": "_latin1 X'e9'",
+		"i": "_utf8mb4 X'41' COLLATE `utf8mb4_bin`",
+		"j": "_binary X'61'",
 	}
 	for k, v := range want {
 		if e.userVars[k] != v {

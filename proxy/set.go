@@ -126,11 +126,20 @@ func literalSQL(e ast.ExprNode, ctx *analysisCtx) (string, bool) {
 		case test_driver.KindString:
 			return stringLiteralSQL(x, collate, ctx), true
 		case test_driver.KindBytes, test_driver.KindBinaryLiteral, test_driver.KindMysqlBit:
-			// X'..', 0x.., b'..': a binary string.
+			// X'..', 0x.., b'..': a binary string, or with an introducer a string of its
+			// character set (and that set's default collation, unless COLLATE says).
+			data := "X'" + hex.EncodeToString(x.GetBytes()) + "'"
+			if x.Type.GetFlag()&mysql.UnderScoreCharsetFlag != 0 {
+				data = "_" + mariaCharset(x.Type.GetCharset()) + " " + data
+				if collate != "" {
+					data += " COLLATE `" + collate + "`"
+				}
+				return data, true
+			}
 			if collate != "" {
 				return "", false
 			}
-			return "X'" + hex.EncodeToString(x.GetBytes()) + "'", true
+			return data, true
 		}
 	case *ast.UnaryOperationExpr:
 		if _, ok := x.V.(*test_driver.ValueExpr); !ok || (x.Op != opcode.Minus && x.Op != opcode.Plus) {
