@@ -361,9 +361,10 @@ func (e *effects) assignedVars() []string {
 // mayChangeInsertID reports whether the statement may change LAST_INSERT_ID() in a way its OK
 // packet does not tell exactly: several statements, code the text does not show, an explicit
 // LAST_INSERT_ID(expr), or an INSERT whose reported id may be an explicit one (which leaves
-// LAST_INSERT_ID() as it was).
+// LAST_INSERT_ID() as it was) — also one run by EXECUTE or EXECUTE IMMEDIATE.
 func (e *effects) mayChangeInsertID() bool {
-	return e.multi || e.setsInsertID || e.pins&(PinRoutine|PinUnknown) != 0 || e.kw == kwInsert || e.kw == kwReplace
+	return e.multi || e.setsInsertID || e.pins&(PinRoutine|PinUnknown) != 0 || e.kw == kwInsert || e.kw == kwReplace ||
+		e.kw == kwExecute
 }
 
 // applyFeatures adds what the functions and clauses found anywhere in the statement do.
