@@ -85,6 +85,7 @@ func (s *Session) gather() error {
 		n := "@`" + strings.ReplaceAll(v, "`", "``") + "`"
 		q.WriteString(", " + n + ", HEX(" + n + "), CHARSET(" + n + "), COLLATION(" + n + ")")
 	}
+	q.WriteString(" LIMIT 1") // the session's sql_select_limit (0 included) must not cut it
 	cmds := [][]byte{append([]byte{byte(wire.ComQuery)}, q.String()...)}
 	diag := s.diagDirty
 	if diag {
@@ -188,8 +189,13 @@ func (s *Session) gather() error {
 // clearDiagSQL empties the diagnostics area: only a statement that uses a table does.
 const clearDiagSQL = "DO (SELECT 1 FROM information_schema.CHARACTER_SETS LIMIT 0)"
 
-// existingVarsSQL lists the session's user variables.
-const existingVarsSQL = "SELECT VARIABLE_NAME FROM information_schema.USER_VARIABLES"
+// existingVarsSQL lists the session's user variables, all of them whatever the session's
+// sql_select_limit.
+const existingVarsSQL = "SELECT VARIABLE_NAME FROM information_schema.USER_VARIABLES" + noSelectLimit
+
+// noSelectLimit ends the proxy's own SELECTs that run on a session's connection and may return
+// several rows: an explicit LIMIT overrides the session's sql_select_limit.
+const noSelectLimit = " LIMIT 18446744073709551615"
 
 func deref(p *string) string {
 	if p == nil {

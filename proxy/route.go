@@ -303,7 +303,7 @@ func (s *Session) waitForGTID(be *backend.Conn, gtid string) (bool, error) {
 	if rt == nil {
 		return true, nil
 	}
-	q := fmt.Sprintf("SELECT MASTER_GTID_WAIT(%s, %.3f)", quote(gtid, s.noBackslash()), rt.gtidWait.Seconds())
+	q := fmt.Sprintf("SELECT MASTER_GTID_WAIT(%s, %.3f) LIMIT 1", quote(gtid, s.noBackslash()), rt.gtidWait.Seconds())
 	v, _, err := be.QueryValue(q)
 	if err != nil {
 		if isServerError(err) {

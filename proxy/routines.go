@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 )
 
@@ -130,18 +131,24 @@ func (s *Session) readRoutines(names []string) (map[string]*routine, error) {
 		db, name, _ := strings.Cut(n, ".")
 		fmt.Fprintf(&in, "(%s, %s)", quote(db, s.noBackslash()), quote(name, s.noBackslash()))
 	}
+	// The parameter modes come with their count: the session's group_concat_max_len may cut
+	// the list, and a routine whose list does not add up stays unknown (pinned).
+	params := "FROM information_schema.PARAMETERS p WHERE p.SPECIFIC_SCHEMA = r.ROUTINE_SCHEMA AND " +
+		"p.SPECIFIC_NAME = r.ROUTINE_NAME AND p.ORDINAL_POSITION > 0"
 	q := "SELECT CONCAT(ROUTINE_SCHEMA, '.', ROUTINE_NAME), ROUTINE_DEFINITION, SQL_MODE, " +
-		"(SELECT GROUP_CONCAT(PARAMETER_MODE ORDER BY ORDINAL_POSITION) FROM information_schema.PARAMETERS p " +
-		"WHERE p.SPECIFIC_SCHEMA = r.ROUTINE_SCHEMA AND p.SPECIFIC_NAME = r.ROUTINE_NAME AND p.ORDINAL_POSITION > 0) " +
-		"FROM information_schema.ROUTINES r WHERE (ROUTINE_SCHEMA, ROUTINE_NAME) IN (" + in.String() + ")"
+		"(SELECT GROUP_CONCAT(PARAMETER_MODE ORDER BY ORDINAL_POSITION) " + params + "), (SELECT COUNT(*) " + params + ") " +
+		"FROM information_schema.ROUTINES r WHERE (ROUTINE_SCHEMA, ROUTINE_NAME) IN (" + in.String() + ")" + noSelectLimit
 	found := make(map[string]*routine, len(names))
 	err := s.be.QueryRows(q, func(row []*string) error {
-		if len(row) != 4 || row[0] == nil || row[1] == nil {
+		if len(row) != 5 || row[0] == nil || row[1] == nil {
 			return nil // a body the account may not read stays unknown
 		}
 		r := &routine{body: []byte(*row[1]), sqlMode: deref(row[2])}
 		if row[3] != nil {
 			r.modes = strings.Split(*row[3], ",")
+		}
+		if strconv.Itoa(len(r.modes)) != deref(row[4]) {
+			return nil
 		}
 		found[strings.ToLower(*row[0])] = r
 		return nil

@@ -370,7 +370,7 @@ func (s *Session) checkLocks(e *effects) error {
 	for i, n := range s.locks {
 		fmt.Fprintf(&b, ", IF(IS_USED_LOCK(%s) = CONNECTION_ID(), '%d', NULL)", quote(n, s.noBackslash()), i)
 	}
-	b.WriteString(")")
+	b.WriteString(") LIMIT 1")
 	v, _, err := s.be.QueryValue(b.String())
 	if err != nil {
 		return err
