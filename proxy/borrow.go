@@ -158,6 +158,16 @@ func (e *syncError) Unwrap() error { return e.err }
 // The differences go in one round trip.
 func (s *Session) sync(needLastInsertID bool) error {
 	be := s.be
+	have := connState(be)
+	if !sameState(have, s.state) && dropsUserVars(have, s.state) {
+		// User variables cannot be removed but by a reset: start from a fresh connection (first:
+		// the reset also puts back what the rest compares, the multi-statement option).
+		if err := be.Reset(); err != nil {
+			return err
+		}
+		s.r.stats.Resets.Add(1)
+		have = nil
+	}
 	var cmds [5][]byte
 	n := 0
 	if be.MultiStatements != s.multiStmt {
@@ -167,15 +177,6 @@ func (s *Session) sync(needLastInsertID bool) error {
 	if be.DB != s.db && s.db != "" {
 		cmds[n] = append([]byte{byte(wire.ComInitDB)}, s.db...)
 		n++
-	}
-	have := connState(be)
-	if !sameState(have, s.state) && dropsUserVars(have, s.state) {
-		// User variables cannot be removed but by a reset: start from a fresh connection.
-		if err := be.Reset(); err != nil {
-			return err
-		}
-		s.r.stats.Resets.Add(1)
-		have = nil
 	}
 	if !sameState(have, s.state) {
 		sys, user := replaySQL(have, s.state, s.r.vars.get(s.pool.Addr()).freshValue("sql_mode"),
