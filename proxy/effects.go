@@ -361,10 +361,21 @@ func (e *effects) assignedVars() []string {
 // mayChangeInsertID reports whether the statement may change LAST_INSERT_ID() in a way its OK
 // packet does not tell exactly: several statements, code the text does not show, an explicit
 // LAST_INSERT_ID(expr), or an INSERT whose reported id may be an explicit one (which leaves
-// LAST_INSERT_ID() as it was) — also one run by EXECUTE or EXECUTE IMMEDIATE.
+// LAST_INSERT_ID() as it was), however it is run (EXECUTE, SET STATEMENT ... FOR, CREATE ...
+// SELECT, LOAD DATA). Only the kinds listed here are known not to.
 func (e *effects) mayChangeInsertID() bool {
-	return e.multi || e.setsInsertID || e.pins&(PinRoutine|PinUnknown) != 0 || e.kw == kwInsert || e.kw == kwReplace ||
-		e.kw == kwExecute
+	if e.multi || e.setsInsertID || e.pins&(PinRoutine|PinUnknown) != 0 {
+		return true
+	}
+	switch e.kw {
+	case kwSelect, kwWith, kwValues, kwTable, kwShow, kwDescribe, kwExplain, kwUpdate, kwDelete, kwDo,
+		kwBegin, kwStart, kwCommit, kwRollback, kwSavepoint, kwRelease, kwUse, kwLock, kwUnlock,
+		kwPrepare, kwDeallocate, kwHandler, kwXA, kwGet, kwKill, kwFlush, kwHarmless:
+		return false
+	case kwSet:
+		return len(e.stmtVars) > 0 // SET STATEMENT ... FOR another statement
+	}
+	return true
 }
 
 // applyFeatures adds what the functions and clauses found anywhere in the statement do.
