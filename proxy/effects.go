@@ -168,7 +168,7 @@ func (e *effects) usesTables() bool {
 	}
 	switch e.kw {
 	case kwSelect, kwSet, kwDo, kwBegin, kwStart, kwCommit, kwRollback, kwSavepoint, kwRelease,
-		kwUse, kwValues, kwXA:
+		kwUse, kwValues, kwXA, kwUnlock, kwDeallocate, kwKill:
 		return false
 	}
 	return true

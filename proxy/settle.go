@@ -80,7 +80,8 @@ func (s *Session) settle(cmd wire.Command, arg string, e *effects) {
 	if out.stateChanged && !explained {
 		s.pins |= PinUntracked
 	}
-	if s.warnings != nil && (e == nil || !e.diagOnly) && (out.warnings > 0 || !ok || e == nil || e.usesTables()) {
+	keepsDiag := cmd == wire.ComInitDB && ok // a database switched to leaves the area as it was
+	if s.warnings != nil && !keepsDiag && (e == nil || !e.diagOnly) && (out.warnings > 0 || !ok || e == nil || e.usesTables()) {
 		s.warnings = nil // a new diagnostics area: the kept one is gone, as on the server
 	}
 	switch {
@@ -89,9 +90,10 @@ func (s *Session) settle(cmd wire.Command, arg string, e *effects) {
 	case out.warnings > 0 || !ok:
 		s.pins |= PinWarnings
 		s.diagDirty = true
-	case diag != 0:
+	case diag != 0 && s.warnings == nil:
 		// A statement that uses no table leaves the earlier warnings in place: whether it did
-		// is read at release (gather), not guessed.
+		// is read at release (gather), not guessed. (With a copy kept, the connection's area
+		// was emptied when it was taken, and the copy stands.)
 		s.diagDirty = true
 	}
 	s.recomputePins()
