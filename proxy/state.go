@@ -178,6 +178,11 @@ func sameState(a, b *sessionState) bool {
 	return a.key == b.key
 }
 
+// sameVars reports whether two snapshots have the same system variables (user variables aside).
+func sameVars(a, b *sessionState) bool {
+	return a == b || maps.Equal(a.varsMap(), b.varsMap())
+}
+
 // replaySQL builds the statements that turn a connection in state have into state want: one SET
 // for system variables, one for user variables. User variables are recorded as exact SQL
 // (hex with character set and collation for strings), so their SET does not depend on the
@@ -324,11 +329,17 @@ func namesSQL(hv, wv map[string]string, noBackslash bool) ([]byte, map[string]st
 		after = make(map[string]string, 5)
 	}
 	if wn == "" {
-		// Back to character_set_results' default collation: assign it anew.
-		cs := charsetVar(wv, "character_set_results")
-		after["character_set_results"] = cs
+		// Back to the default collations of character_set_client and character_set_results
+		// (SET NAMES x COLLATE y gave them y, which @@ does not show but a parameter's and a
+		// result's collation follow): assign both anew.
+		var sql []byte
+		for _, k := range []string{"character_set_client", "character_set_results"} {
+			cs := charsetVar(wv, k)
+			after[k] = cs
+			sql = appendAssign(sql, k, cs, noBackslash)
+		}
 		delete(after, namesKey)
-		return appendAssign(nil, "character_set_results", cs, noBackslash), after
+		return sql, after
 	}
 	cs, _, _ := strings.Cut(wn, "_")
 	for _, k := range []string{"character_set_client", "character_set_results", "character_set_connection"} {

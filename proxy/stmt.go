@@ -18,6 +18,9 @@ import (
 // clientStmt is a prepared statement as one client sees it.
 type clientStmt struct {
 	meta *stmtMeta
+	// state is the session's state when the client prepared it (meta.key names it too): a
+	// backend statement is prepared in it.
+	state *sessionState
 	// types are the parameter types the client last bound: a later EXECUTE that says "same
 	// types as before" may land on a connection where another client bound others.
 	types []byte
@@ -52,12 +55,13 @@ func putLE32(b []byte, v uint32) {
 	b[0], b[1], b[2], b[3] = byte(v), byte(v>>8), byte(v>>16), byte(v>>24)
 }
 
-func (s *Session) stmtKey(text string) string {
+// stmtKey names a statement's text prepared in database db under the session's current state.
+func (s *Session) stmtKey(db, text string) string {
 	st := ""
 	if s.state != nil {
 		st = s.state.key
 	}
-	return s.key.User + "\x00" + s.db + "\x00" + st + "\x00" + text
+	return s.key.User + "\x00" + db + "\x00" + st + "\x00" + text
 }
 
 func (s *Session) stmtError(code uint16, state, format string, args ...any) error {
@@ -72,7 +76,7 @@ func (s *Session) stmtPrepare(pkt []byte) error {
 		return s.stmtError(1461, "42000", "Can't create more than max_prepared_stmt_count statements (current value: %d)", maxClientStmts)
 	}
 	text := string(pkt[1:])
-	key := s.stmtKey(text)
+	key := s.stmtKey(s.db, text)
 	var lostErr error
 	ran := false
 	prepare := func() (*stmtMeta, error) {
@@ -81,7 +85,7 @@ func (s *Session) stmtPrepare(pkt []byte) error {
 		if err != nil {
 			return nil, err
 		}
-		meta, err := s.prepareOn(be, key, text, s.db)
+		meta, err := s.prepareOn(be, key, text, s.db, s.state)
 		if err != nil && !isServerError(err) {
 			lostErr = err
 			return nil, err
@@ -128,7 +132,7 @@ func (s *Session) stmtPrepare(pkt []byte) error {
 	}
 	for s.nextStmt++; s.nextStmt == 0 || s.stmts[s.nextStmt] != nil; s.nextStmt++ {
 	}
-	s.stmts[s.nextStmt] = &clientStmt{meta: meta}
+	s.stmts[s.nextStmt] = &clientStmt{meta: meta, state: s.state}
 	s.stmtBytes += meta.size
 	return s.writePrepareOK(s.nextStmt, meta)
 }
@@ -155,30 +159,50 @@ func (s *Session) writePrepareOK(id uint32, m *stmtMeta) error {
 	return s.c.Flush()
 }
 
-// prepareOn prepares text on be with db as the default database (switching for the prepare only
-// if be is in another one), records the statement in be's cache, and returns its metadata. A
-// *wire.Error is the server refusing the statement; other errors mean be is broken.
-func (s *Session) prepareOn(be *backend.Conn, key, text, db string) (*stmtMeta, error) {
+// prepareOn prepares text on be with db as the default database and the system variables of
+// state under (switching for the prepare only if be is in another database or state: the server
+// types a statement's literals by the character set variables of its PREPARE), records the
+// statement in be's cache, and returns its metadata. A *wire.Error is the server refusing the
+// statement; other errors mean be is broken.
+func (s *Session) prepareOn(be *backend.Conn, key, text, db string, under *sessionState) (*stmtMeta, error) {
+	var setUnder, setBack []byte
+	if have := connState(be); !sameVars(have, under) {
+		fresh := s.r.vars.get(s.pool.Addr()).freshValue("sql_mode")
+		ignoreSpace := be.Key.Flags&wire.ClientIgnoreSpace != 0
+		setUnder, _ = replaySQL(have, under, fresh, ignoreSpace)
+		setBack, _ = replaySQL(under, have, fresh, ignoreSpace)
+	}
 	switchDB := db != "" && be.DB != db
 	home := be.DB
 	// A connection without a database cannot be given "none" back: it stays in db (its label
 	// says so, so sessions without a database will not borrow it).
 	switchBack := switchDB && home != ""
+	var cmds [][]byte
+	if len(setUnder) > 0 {
+		cmds = append(cmds, append([]byte{byte(wire.ComQuery)}, setUnder...))
+	}
 	if switchDB {
-		if err := be.Command(append([]byte{byte(wire.ComInitDB)}, db...)); err != nil {
-			return nil, err
-		}
+		cmds = append(cmds, append([]byte{byte(wire.ComInitDB)}, db...))
 	}
-	if err := be.Command(append([]byte{byte(wire.ComStmtPrepare)}, text...)); err != nil {
-		return nil, err
-	}
+	cmds = append(cmds, append([]byte{byte(wire.ComStmtPrepare)}, text...))
 	if switchBack {
-		if err := be.Command(append([]byte{byte(wire.ComInitDB)}, home...)); err != nil {
+		cmds = append(cmds, append([]byte{byte(wire.ComInitDB)}, home...))
+	}
+	if len(setBack) > 0 {
+		cmds = append(cmds, append([]byte{byte(wire.ComQuery)}, setBack...))
+	}
+	for _, c := range cmds {
+		if err := be.Command(c); err != nil {
 			return nil, err
 		}
 	}
 	if err := be.Flush(); err != nil {
 		return nil, err
+	}
+	if len(setUnder) > 0 {
+		if err := be.ReadOKOrErr(); err != nil {
+			return nil, fmt.Errorf("setting the state of a prepare: %w", err)
+		}
 	}
 	var dbErr error
 	if switchDB {
@@ -194,6 +218,11 @@ func (s *Session) prepareOn(be *backend.Conn, key, text, db string) (*stmtMeta, 
 		}
 	} else if switchDB && dbErr == nil {
 		be.DB = db
+	}
+	if len(setBack) > 0 {
+		if rerr := be.ReadOKOrErr(); rerr != nil {
+			return nil, fmt.Errorf("restoring the state after a prepare: %w", rerr)
+		}
 	}
 	if err == nil && dbErr != nil {
 		// The statement was prepared in the wrong database: drop it, report the error.
@@ -336,6 +365,8 @@ func (s *Session) stmtExecute(pkt []byte) error {
 		s.c.Seq = 1
 		return s.c.WriteError(clientError(err))
 	}
+	// The backend statement is the one prepared in the state the client prepared it in (its
+	// key says which), as the server's would be, whatever the state it runs in now.
 	key, text := cs.meta.key, cs.meta.text
 	if answersNeeded(e) {
 		// The session's answers written in: a statement of its own on the backend.
@@ -345,7 +376,7 @@ func (s *Session) stmtExecute(pkt []byte) error {
 	}
 	bid, ok := be.Stmts.Get(key)
 	if !ok {
-		_, err := s.prepareOn(be, key, text, cs.meta.db)
+		_, err := s.prepareOn(be, key, text, cs.meta.db, cs.state)
 		var we *wire.Error
 		if errors.As(err, &we) {
 			if err := s.releaseIfFree(); err != nil {
