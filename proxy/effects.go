@@ -79,7 +79,9 @@ var keywords = map[string]keyword{
 // effects is what a statement (every statement of a multi-statement together) may do to the
 // session state of its connection, and what it reads of it.
 type effects struct {
-	kw    keyword // of the first statement
+	kw keyword // of the first statement
+	// forKW is the kind of the statement SET STATEMENT ... FOR runs (kw is kwSet).
+	forKW keyword
 	multi bool    // more than one statement
 	feats uint32  // every statement's features together
 	// pins are the reasons the statement leaves if it ran; settle keeps each until its cause
@@ -166,7 +168,7 @@ func (e *effects) usesTables() bool {
 	if e.multi || e.has(featFrom) {
 		return true
 	}
-	switch e.kw {
+	switch e.kind() {
 	case kwSelect, kwSet, kwDo, kwBegin, kwStart, kwCommit, kwRollback, kwSavepoint, kwRelease,
 		kwUse, kwValues, kwXA, kwUnlock, kwDeallocate, kwKill:
 		return false
@@ -207,8 +209,8 @@ func (p *parsers) effectsOf(q []byte, ctx *analysisCtx) effects {
 func (p *parsers) analyzeInto(e *effects, q []byte, ctx *analysisCtx, depth int) {
 	for n := 0; len(q) > 0; n++ {
 		sc := scanStatement(q, ctx.mode)
-		if n == 0 && depth == 0 {
-			e.kw = sc.kw
+		if n == 0 {
+			e.kw = sc.kw // nested statements fill their own effects (see nested)
 		}
 		stmt := q[:sc.end]
 		q = q[sc.end:]
@@ -268,7 +270,7 @@ func (p *parsers) statement(e *effects, q []byte, sc *stmtScan, ctx *analysisCtx
 			// SET STATEMENT var = value FOR stmt: the variables last one statement (session
 			// tracking reports their passing values, which are not the session's).
 			e.stmtVars = append(e.stmtVars, vars...)
-			p.nested(e, inner, ctx, depth)
+			e.forKW = p.nested(e, inner, ctx, depth)
 			return
 		}
 		p.planSet(e, q, ctx)
@@ -367,13 +369,11 @@ func (e *effects) mayChangeInsertID() bool {
 	if e.multi || e.setsInsertID || e.pins&(PinRoutine|PinUnknown) != 0 {
 		return true
 	}
-	switch e.kw {
+	switch e.kind() {
 	case kwSelect, kwWith, kwValues, kwTable, kwShow, kwDescribe, kwExplain, kwUpdate, kwDelete, kwDo,
 		kwBegin, kwStart, kwCommit, kwRollback, kwSavepoint, kwRelease, kwUse, kwLock, kwUnlock,
-		kwPrepare, kwDeallocate, kwHandler, kwXA, kwGet, kwKill, kwFlush, kwHarmless:
+		kwPrepare, kwDeallocate, kwHandler, kwXA, kwGet, kwKill, kwFlush, kwHarmless, kwSet:
 		return false
-	case kwSet:
-		return len(e.stmtVars) > 0 // SET STATEMENT ... FOR another statement
 	}
 	return true
 }
@@ -410,14 +410,23 @@ func (p *parsers) applyFeatures(e *effects, sc *stmtScan) {
 
 // nested adds the effects of a statement text run by another (EXECUTE IMMEDIATE, SET
 // STATEMENT ... FOR): beyond maxNesting it is unknown.
-func (p *parsers) nested(e *effects, q []byte, ctx *analysisCtx, depth int) {
+func (p *parsers) nested(e *effects, q []byte, ctx *analysisCtx, depth int) keyword {
 	if depth+1 > maxNesting {
 		e.pins |= PinUnknown
-		return
+		return kwOther
 	}
 	var inner effects
 	p.analyzeInto(&inner, q, ctx, depth+1)
 	e.merge(&inner)
+	return inner.kind()
+}
+
+// kind is the kind of statement that runs: the one SET STATEMENT ... FOR wraps, else kw.
+func (e *effects) kind() keyword {
+	if e.kw == kwSet && len(e.stmtVars) > 0 {
+		return e.forKW
+	}
+	return e.kw
 }
 
 // merge adds o's effects to e.
