@@ -183,6 +183,27 @@ func sameVars(a, b *sessionState) bool {
 	return a == b || maps.Equal(a.varsMap(), b.varsMap())
 }
 
+// parseVars is the part of st that decides how the server parses and types a statement it
+// prepares: the character set variables, sql_mode, div_precision_increment. Only these are
+// switched around a prepare (a SET autocommit = 1 there would commit the session's transaction).
+func parseVars(st *sessionState) *sessionState {
+	var vars map[string]string
+	for k, v := range st.varsMap() {
+		switch k {
+		case "character_set_client", "character_set_connection", "character_set_results",
+			"collation_connection", namesKey, "sql_mode", "div_precision_increment":
+			if vars == nil {
+				vars = make(map[string]string)
+			}
+			vars[k] = v
+		}
+	}
+	if vars == nil {
+		return nil
+	}
+	return &sessionState{vars: vars}
+}
+
 // replaySQL builds the statements that turn a connection in state have into state want: one SET
 // for system variables, one for user variables. User variables are recorded as exact SQL
 // (hex with character set and collation for strings), so their SET does not depend on the

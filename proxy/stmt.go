@@ -166,11 +166,11 @@ func (s *Session) writePrepareOK(id uint32, m *stmtMeta) error {
 // statement; other errors mean be is broken.
 func (s *Session) prepareOn(be *backend.Conn, key, text, db string, under *sessionState) (*stmtMeta, error) {
 	var setUnder, setBack []byte
-	if have := connState(be); !sameVars(have, under) {
+	if have, want := parseVars(connState(be)), parseVars(under); !sameVars(have, want) {
 		fresh := s.r.vars.get(s.pool.Addr()).freshValue("sql_mode")
 		ignoreSpace := be.Key.Flags&wire.ClientIgnoreSpace != 0
-		setUnder, _ = replaySQL(have, under, fresh, ignoreSpace)
-		setBack, _ = replaySQL(under, have, fresh, ignoreSpace)
+		setUnder, _ = replaySQL(have, want, fresh, ignoreSpace)
+		setBack, _ = replaySQL(want, have, fresh, ignoreSpace)
 	}
 	switchDB := db != "" && be.DB != db
 	home := be.DB
