@@ -117,6 +117,8 @@ type effects struct {
 	collation    string            // SET NAMES ... COLLATE x: not reported by session tracking
 	namesSet     bool              // SET NAMES, SET CHARACTER SET, SET character_set_results:
 	names        string            // the collation they leave on character_set_results (see namesKey)
+	clientSet    bool              // SET NAMES, SET CHARACTER SET, SET character_set_client:
+	client       string            // the collation they leave on character_set_client (see clientKey)
 	tempCreate   []string          // temporary tables created
 	tempDrop     []string          // tables dropped that may be temporary
 	tempUnknown  bool              // a temporary table the proxy could not name
@@ -457,6 +459,9 @@ func (e *effects) merge(o *effects) {
 	}
 	if o.collation != "" {
 		e.collation = o.collation
+	}
+	if o.clientSet {
+		e.clientSet, e.client = true, o.client
 	}
 	if o.namesSet {
 		e.namesSet, e.names = true, o.names

@@ -74,9 +74,10 @@ func (p *parsers) planSet(e *effects, q []byte, ctx *analysisCtx) {
 		case v.Name == ast.SetNames || v.Name == ast.SetCharset:
 			charsetChanged = true
 			e.namesSet, e.names = true, ""
+			e.clientSet, e.client = true, ""
 			if v.Name == ast.SetNames && v.ExtendValue != nil {
 				e.collation = strings.ToLower(v.ExtendValue.GetString())
-				e.names = e.collation
+				e.names, e.client = e.collation, e.collation
 			}
 		case v.IsSystem:
 			name := strings.ToLower(v.Name)
@@ -88,6 +89,9 @@ func (p *parsers) planSet(e *effects, q []byte, ctx *analysisCtx) {
 			}
 			if name == "character_set_results" {
 				e.namesSet, e.names = true, "" // back to the character set's default collation
+			}
+			if name == "character_set_client" {
+				e.clientSet, e.client = true, ""
 			}
 		default:
 			name := strings.ToLower(v.Name)

@@ -274,6 +274,9 @@ func (s *Session) applyEffects(e *effects, next *sessionState, ok, partial bool)
 	if ok && e.namesSet {
 		next = next.withVar(namesKey, e.names)
 	}
+	if ok && e.clientSet {
+		next = next.withVar(clientKey, e.client)
+	}
 	if ran {
 		for _, t := range e.tempCreate {
 			if s.tempTables == nil {

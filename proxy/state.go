@@ -191,7 +191,7 @@ func parseVars(st *sessionState) *sessionState {
 	for k, v := range st.varsMap() {
 		switch k {
 		case "character_set_client", "character_set_connection", "character_set_results",
-			"collation_connection", namesKey, "sql_mode", "div_precision_increment":
+			"collation_connection", namesKey, clientKey, "sql_mode", "div_precision_increment":
 			if vars == nil {
 				vars = make(map[string]string)
 			}
@@ -240,7 +240,7 @@ func replaySQL(have, want *sessionState, freshSQLMode string, ignoreSpace bool) 
 	for _, k := range names {
 		w, wok := wv[k]
 		h, hok := hv[k]
-		if k == namesKey || wok && hok && w == h {
+		if k == namesKey || k == clientKey || wok && hok && w == h {
 			continue
 		}
 		if k == "collation_connection" && !wok {
@@ -329,6 +329,12 @@ const globalModeWithIgnoreSpace = "IF(FIND_IN_SET('IGNORE_SPACE', @@GLOBAL.sql_m
 // only the character sets' names, so the proxy records it and replays it with SET NAMES.
 const namesKey = "mysqlmux.names"
 
+// clientKey is the other state entry of the proxy's: the collation of the last SET NAMES ...
+// COLLATE (or of the login) that character_set_client still carries (SET character_set_client
+// and SET CHARACTER SET put back the default). The server gives it to a prepared statement's
+// string parameters.
+const clientKey = "mysqlmux.client"
+
 // charsetVar is a character set variable of a state (the login's when it has none).
 func charsetVar(vars map[string]string, k string) string {
 	if v, ok := vars[k]; ok {
@@ -337,38 +343,45 @@ func charsetVar(vars map[string]string, k string) string {
 	return freshCharset[k]
 }
 
-// namesSQL starts a replay with SET NAMES when the collation it records changes, and returns
-// the connection's variables as they are after it (the rest of the replay is the difference
-// from those).
+// namesSQL starts a replay with SET NAMES when a collation it records (that of
+// character_set_results, that of character_set_client) changes, and returns the connection's
+// variables as they are after it (the rest of the replay is the difference from those).
 func namesSQL(hv, wv map[string]string, noBackslash bool) ([]byte, map[string]string) {
 	hn, wn := hv[namesKey], wv[namesKey]
-	if hn == wn {
+	hc, wc := hv[clientKey], wv[clientKey]
+	if hn == wn && hc == wc {
 		return nil, hv
 	}
 	after := maps.Clone(hv)
 	if after == nil {
-		after = make(map[string]string, 5)
+		after = make(map[string]string, 6)
 	}
-	if wn == "" {
-		// Back to the default collations of character_set_client and character_set_results
-		// (SET NAMES x COLLATE y gave them y, which @@ does not show but a parameter's and a
-		// result's collation follow): assign both anew.
-		var sql []byte
-		for _, k := range []string{"character_set_client", "character_set_results"} {
-			cs := charsetVar(wv, k)
+	var sql []byte
+	base := wn
+	if base == "" {
+		base = wc
+	}
+	if base != "" {
+		cs, _, _ := strings.Cut(base, "_")
+		for _, k := range []string{"character_set_client", "character_set_results", "character_set_connection"} {
 			after[k] = cs
-			sql = appendAssign(sql, k, cs, noBackslash)
 		}
-		delete(after, namesKey)
-		return sql, after
+		after["collation_connection"], after[namesKey], after[clientKey] = base, base, base
+		// SET NAMES x COLLATE y, then the others in the same statement (assigned left to right).
+		sql = append(sql, "SET NAMES "+quote(cs, noBackslash)+" COLLATE "+quote(base, noBackslash)...)
 	}
-	cs, _, _ := strings.Cut(wn, "_")
-	for _, k := range []string{"character_set_client", "character_set_results", "character_set_connection"} {
-		after[k] = cs
+	// Back to the default collation of character_set_results, of character_set_client (SET
+	// NAMES x COLLATE y gave them y, which @@ does not show but a result's and a parameter's
+	// collation follow): assigned anew.
+	for _, f := range []struct{ key, name string }{{namesKey, "character_set_results"}, {clientKey, "character_set_client"}} {
+		if wv[f.key] == "" && after[f.key] != "" || base == "" {
+			cs := charsetVar(wv, f.name)
+			after[f.name] = cs
+			delete(after, f.key)
+			sql = appendAssign(sql, f.name, cs, noBackslash)
+		}
 	}
-	after["collation_connection"], after[namesKey] = wn, wn
-	// SET NAMES x COLLATE y, then the others in the same statement (assigned left to right).
-	return append([]byte(nil), "SET NAMES "+quote(cs, noBackslash)+" COLLATE "+quote(wn, noBackslash)...), after
+	return sql, after
 }
 
 // serverCharsetState is the state of a session the server reset to its own defaults (what a
@@ -388,7 +401,7 @@ func serverCharsetState(cat *varCatalog, fallback *sessionState) *sessionState {
 	}
 	vars := maps.Clone(g)
 	if cs := g["character_set_client"]; cs == g["character_set_connection"] && cs == g["character_set_results"] {
-		vars[namesKey] = g["collation_connection"]
+		vars[namesKey], vars[clientKey] = g["collation_connection"], g["collation_connection"]
 	}
 	return &sessionState{vars: vars}
 }
@@ -401,6 +414,6 @@ func stateForCollation(id uint8, cs, coll string) *sessionState {
 	}
 	return &sessionState{vars: map[string]string{
 		"character_set_client": cs, "character_set_connection": cs, "character_set_results": cs,
-		"collation_connection": coll, namesKey: coll,
+		"collation_connection": coll, namesKey: coll, clientKey: coll,
 	}}
 }
