@@ -105,6 +105,12 @@ func (s *Session) giveBack(force bool) {
 	if s.be == nil {
 		return
 	}
+	if s.pins&PinXA != 0 {
+		// An XA transaction, perhaps prepared: closing the server connection detaches (or rolls
+		// back) it as a direct client's leaving does; a reset would keep it on the connection.
+		s.discardBackend()
+		return
+	}
 	if !force && s.pins == 0 && s.values.unsure == 0 && len(s.pendingVars) == 0 && !s.diagDirty {
 		if err := s.releaseIfFree(); err != nil {
 			s.discardBackend()

@@ -179,6 +179,12 @@ func (r *Router) CheckLogin(user, db string, caps wire.Capability) error {
 		if err := initDB(c, db); err != nil {
 			var we *wire.Error
 			if errors.As(err, &we) {
+				// The refusal is in the connection's diagnostics area: emptied before the next
+				// borrower can read it.
+				if c.Roundtrip(append([]byte{byte(wire.ComQuery)}, clearDiagSQL...)) != nil {
+					pool.Discard(c)
+					return we
+				}
 				pool.Release(c)
 				return we
 			}
