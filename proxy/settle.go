@@ -268,13 +268,18 @@ func (s *Session) applyEffects(e *effects, next *sessionState, ok, partial bool)
 			s.readBack(name)
 		}
 	}
-	if ok && e.collation != "" {
+	// SET NAMES and its kin in a multi-statement that failed further on ran if the server
+	// reported the character set variables they assign (the collations it does not report).
+	charsetRan := ok || partial && slices.ContainsFunc(s.relay.out.vars, func(ch varChange) bool {
+		return ch.name == "character_set_client" || ch.name == "character_set_results"
+	})
+	if charsetRan && e.collation != "" {
 		next = next.withVar("collation_connection", e.collation)
 	}
-	if ok && e.namesSet {
+	if charsetRan && e.namesSet {
 		next = next.withVar(namesKey, e.names)
 	}
-	if ok && e.clientSet {
+	if charsetRan && e.clientSet {
 		next = next.withVar(clientKey, e.client)
 	}
 	if ran {
