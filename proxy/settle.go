@@ -365,9 +365,10 @@ func (s *Session) recomputePins() {
 
 // checkLocks asks the server which of the session's GET_LOCK names it still holds: a lock not
 // obtained (GET_LOCK returned 0) or released no longer pins. RELEASE_ALL_LOCKS() that succeeded
-// released every lock, named or not.
+// released every lock, named or not — unless a GET_LOCK came with it (a multi-statement), which
+// may have taken one after: those are asked.
 func (s *Session) checkLocks(e *effects) error {
-	if e.has(featReleaseAll) && s.relay.out.errCode == 0 {
+	if e.has(featReleaseAll) && !e.has(featGetLock) && s.relay.out.errCode == 0 {
 		s.locks, s.lockUnknown = nil, false
 		s.recomputePins()
 		return nil
