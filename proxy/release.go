@@ -157,6 +157,9 @@ func (s *Session) gather() error {
 	if v.rowCountHere {
 		v.rowCount, _ = strconv.ParseInt(deref(row[2]), 10, 64)
 	}
+	// This SELECT left its own FOUND_ROWS() and ROW_COUNT() on the connection: from now on the
+	// session's are answered from the record, even while it holds the connection.
+	v.foundRowsHere, v.rowCountHere = false, false
 	v.unsure = 0
 	if diag {
 		s.diagDirty, s.warnings = false, nil

@@ -34,13 +34,12 @@ func (s *Session) proveRoutines(e *effects, before PinReason) error {
 		e.pins&(untilResetPins&^PinRoutine) != 0 {
 		return nil
 	}
-	if s.pins&PinWarnings != 0 || s.diagDirty {
-		// Reading the bodies uses a table, which empties the diagnostics area: the statement's
-		// warnings are copied first, and answered from the copy.
-		s.diagDirty = true
-		if err := s.gather(); err != nil {
-			return err
-		}
+	// Reading the bodies uses a table, which empties the diagnostics area, and sets FOUND_ROWS()
+	// and ROW_COUNT(): the statement's warnings and values are read first, and answered from
+	// the copy.
+	s.diagDirty = s.diagDirty || s.pins&PinWarnings != 0
+	if err := s.gather(); err != nil {
+		return err
 	}
 	known := make(map[string]*routine)
 	var body effects

@@ -376,18 +376,35 @@ func (s *Session) checkLocks(e *effects) error {
 	if len(s.locks) == 0 {
 		return nil
 	}
+	// The statement's FOUND_ROWS() and ROW_COUNT() come along: this SELECT replaces them on the
+	// connection, so they are answered from the record after it.
 	var b strings.Builder
-	b.WriteString("SELECT CONCAT_WS(','")
+	b.WriteString("SELECT FOUND_ROWS(), ROW_COUNT(), CONCAT_WS(','")
 	for i, n := range s.locks {
 		fmt.Fprintf(&b, ", IF(IS_USED_LOCK(%s) = CONNECTION_ID(), '%d', NULL)", quote(n, s.noBackslash()), i)
 	}
 	b.WriteString(") LIMIT 1")
-	v, _, err := s.be.QueryValue(b.String())
-	if err != nil {
+	var row []*string
+	if err := s.be.QueryRows(b.String(), func(r []*string) error {
+		row = r
+		return nil
+	}); err != nil {
 		return err
 	}
+	if len(row) != 3 {
+		return fmt.Errorf("%w: the lock check returned %d columns", errBackendProtocol, len(row))
+	}
+	vals := &s.values
+	if vals.foundRowsHere {
+		vals.foundRows, _ = strconv.ParseInt(deref(row[0]), 10, 64)
+		vals.foundRowsHere, vals.unsure = false, vals.unsure&^unsureFoundRows
+	}
+	if vals.rowCountHere {
+		vals.rowCount, _ = strconv.ParseInt(deref(row[1]), 10, 64)
+		vals.rowCountHere, vals.unsure = false, vals.unsure&^unsureRowCount
+	}
 	var held []string
-	for _, idx := range strings.Split(v, ",") {
+	for _, idx := range strings.Split(deref(row[2]), ",") {
 		if i, err := strconv.Atoi(idx); err == nil && i < len(s.locks) {
 			held = append(held, s.locks[i])
 		}
