@@ -30,7 +30,11 @@ type outcome struct {
 	status      wire.Status
 	statusKnown bool
 	errCode     uint16 // the ERR that ended the response, 0 if none
-	warnings    uint16
+	warnings    uint16 // of the last OK or EOF
+	// sawWarnings: some OK or EOF of the response counted warnings. In a multi-statement the
+	// last one may count none while the diagnostics area keeps an earlier statement's (a
+	// statement without a table leaves it).
+	sawWarnings bool
 	// lastInsertID is from the last OK with a non-zero value.
 	lastInsertID uint64
 	// affectedRows is from the last OK.
@@ -163,6 +167,7 @@ func (r *relay) terminal(pkt []byte, whole bool) (more bool, err error) {
 	case wire.HeaderEOF:
 		w, st := wire.EOFStatus(p)
 		r.out.warnings, r.out.status, r.out.statusKnown = w, st, true
+		r.out.sawWarnings = r.out.sawWarnings || w > 0
 		if st&wire.StatusSessionStateChange != 0 && r.strip && !r.ownTracking && len(p) >= 5 {
 			p[4] &^= byte(wire.StatusSessionStateChange >> 8)
 		}
@@ -183,6 +188,7 @@ func (r *relay) ok(pkt []byte, whole bool) (more bool, err error) {
 		return false, backendErr(err)
 	}
 	r.out.status, r.out.statusKnown, r.out.warnings = ok.Status, true, ok.Warnings
+	r.out.sawWarnings = r.out.sawWarnings || ok.Warnings > 0
 	r.out.affectedRows = ok.AffectedRows
 	if ok.LastInsertID != 0 {
 		r.out.lastInsertID = ok.LastInsertID

@@ -87,7 +87,7 @@ func (s *Session) settle(cmd wire.Command, arg string, e *effects) {
 	switch {
 	case e != nil && e.diagOnly:
 		s.pins |= diag // reading the diagnostics area leaves it as it was
-	case out.warnings > 0 || !ok:
+	case out.warnings > 0 || out.sawWarnings || !ok:
 		s.pins |= PinWarnings
 		s.diagDirty = true
 	case diag != 0 && s.warnings == nil:
