@@ -321,7 +321,7 @@ func (p *parsers) statement(e *effects, q []byte, sc *stmtScan, ctx *analysisCtx
 		e.diagOnly = true
 		// GET DIAGNOSTICS @n = NUMBER writes user variables.
 		for _, name := range assignedInGet(q, ctx) {
-			e.assigned = append(e.assigned, name)
+			e.assign(name)
 			e.diagOnly = false
 		}
 	default:
@@ -400,7 +400,12 @@ func (p *parsers) applyFeatures(e *effects, sc *stmtScan) {
 		e.setsInsertID = true // no OK packet reports it
 	}
 	if len(sc.assigned) > 0 {
-		e.assigned = append(e.assigned, sc.assigned...)
+		if sc.kw == kwSet {
+			// planSet sorted this SET's own assignments (literal or read back) in order.
+			e.assigned = append(e.assigned, sc.assigned...)
+		} else {
+			e.assign(sc.assigned...)
+		}
 		e.explains = true
 	}
 	for _, c := range sc.calls {
@@ -431,12 +436,21 @@ func (e *effects) kind() keyword {
 	return e.kw
 }
 
+// assign records user variables written with values to read back: a literal an earlier
+// statement of the same text set them to (e.userVars) is no longer their value.
+func (e *effects) assign(names ...string) {
+	e.assigned = append(e.assigned, names...)
+	for _, n := range names {
+		delete(e.userVars, n)
+	}
+}
+
 // merge adds o's effects to e.
 func (e *effects) merge(o *effects) {
 	e.feats |= o.feats
 	e.pins |= o.pins
 	e.multi = e.multi || o.multi
-	e.assigned = append(e.assigned, o.assigned...)
+	e.assign(o.assigned...)
 	e.setsInsertID = e.setsInsertID || o.setsInsertID
 	e.explains = e.explains || o.explains
 	e.kill = e.kill || o.kill
