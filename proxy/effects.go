@@ -82,8 +82,8 @@ type effects struct {
 	kw keyword // of the first statement
 	// forKW is the kind of the statement SET STATEMENT ... FOR runs (kw is kwSet).
 	forKW keyword
-	multi bool    // more than one statement
-	feats uint32  // every statement's features together
+	multi bool   // more than one statement
+	feats uint32 // every statement's features together
 	// pins are the reasons the statement leaves if it ran; settle keeps each until its cause
 	// ends. PinUnknown marks a statement the proxy does not understand.
 	pins PinReason
