@@ -247,6 +247,38 @@ func appWrites(t *testing.T, s *mariadbtest.Server) int64 {
 	return n
 }
 
+// appliedSeq is the sequence number of domain 0 a replica has applied, once its SQL thread has
+// applied what it received (the same for 300 ms).
+func appliedSeq(t *testing.T, s *mariadbtest.Server) int64 {
+	t.Helper()
+	root, err := s.Root()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer root.Close()
+	last, same := int64(-1), 0
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		var pos string
+		if err := root.QueryRow("SELECT @@gtid_slave_pos").Scan(&pos); err != nil {
+			t.Fatal(err)
+		}
+		var seq int64
+		for _, g := range strings.Split(pos, ",") {
+			if parts := strings.Split(strings.TrimSpace(g), "-"); len(parts) == 3 && parts[0] == "0" {
+				seq, _ = strconv.ParseInt(parts[2], 10, 64)
+			}
+		}
+		if seq == last {
+			if same++; same == 3 {
+				return seq
+			}
+			continue
+		}
+		last, same = seq, 0
+	}
+	return last
+}
+
 // delta is after − before for each counter.
 func delta(before, after map[string]int64) map[string]int64 {
 	d := make(map[string]int64)
