@@ -181,7 +181,7 @@ func (s *Session) settleValues(cmd wire.Command, e *effects) {
 		v.unsure |= unsureRowCount
 		return
 	}
-	single := e != nil && !e.multi && e.pins&(PinRoutine|PinUnknown) == 0
+	single := !e.multi && e.pins&(PinRoutine|PinUnknown) == 0
 	ok := out.errCode == 0
 	// ROW_COUNT(): the affected rows of an OK, -1 after a result set.
 	v.rowCountHere = true
@@ -198,7 +198,7 @@ func (s *Session) settleValues(cmd wire.Command, e *effects) {
 	case single && ok && out.resultSets > 0 && isSelectKind(e.kw) && !e.has(featCalcFoundRows|featAssignVar):
 		v.foundRows, v.foundRowsHere = out.lastRows, true
 		v.unsure &^= unsureFoundRows
-	case single && ok && out.resultSets == 0 && e != nil && !e.has(featSelect):
+	case single && ok && out.resultSets == 0 && !e.has(featSelect):
 	default:
 		v.foundRowsHere = true
 		v.unsure |= unsureFoundRows
@@ -206,10 +206,10 @@ func (s *Session) settleValues(cmd wire.Command, e *effects) {
 	// LAST_INSERT_ID(): an OK reports the statement's insert id, which is the new
 	// LAST_INSERT_ID() only when the id was generated (an explicit id leaves it), so it is read
 	// back; so is LAST_INSERT_ID(expr) outside INSERT and UPDATE.
-	if out.lastInsertID != 0 && e != nil && !(e.has(featSetLastInsertID) && single && (e.kw == kwUpdate || e.kw == kwInsert)) {
+	if out.lastInsertID != 0 && !(e.has(featSetLastInsertID) && single && (e.kw == kwUpdate || e.kw == kwInsert)) {
 		v.unsure |= unsureInsertID
 	}
-	if e == nil || !single || e.setsInsertID {
+	if !single || e.setsInsertID {
 		v.insertIDHere = true
 		v.unsure |= unsureInsertID
 	}

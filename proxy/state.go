@@ -178,11 +178,6 @@ func sameState(a, b *sessionState) bool {
 	return a.key == b.key
 }
 
-// sameVars reports whether two snapshots have the same system variables (user variables aside).
-func sameVars(a, b *sessionState) bool {
-	return a == b || maps.Equal(a.varsMap(), b.varsMap())
-}
-
 // parseVars is the part of st that decides how the server parses and types a statement it
 // prepares: the character set variables, sql_mode, div_precision_increment. Only these are
 // switched around a prepare (a SET autocommit = 1 there would commit the session's transaction).

@@ -3,6 +3,7 @@ package proxy
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 
 	"github.com/mysqlmux/mysqlmux/backend"
@@ -55,13 +56,12 @@ func putLE32(b []byte, v uint32) {
 	b[0], b[1], b[2], b[3] = byte(v), byte(v>>8), byte(v>>16), byte(v>>24)
 }
 
-// stmtKey names a statement's text prepared in database db under the session's current state.
-func (s *Session) stmtKey(db, text string) string {
+func (s *Session) stmtKey(text string) string {
 	st := ""
 	if s.state != nil {
 		st = s.state.key
 	}
-	return s.key.User + "\x00" + db + "\x00" + st + "\x00" + text
+	return s.key.User + "\x00" + s.db + "\x00" + st + "\x00" + text
 }
 
 func (s *Session) stmtError(code uint16, state, format string, args ...any) error {
@@ -76,7 +76,7 @@ func (s *Session) stmtPrepare(pkt []byte) error {
 		return s.stmtError(1461, "42000", "Can't create more than max_prepared_stmt_count statements (current value: %d)", maxClientStmts)
 	}
 	text := string(pkt[1:])
-	key := s.stmtKey(s.db, text)
+	key := s.stmtKey(text)
 	var lostErr error
 	ran := false
 	prepare := func() (*stmtMeta, error) {
@@ -166,11 +166,13 @@ func (s *Session) writePrepareOK(id uint32, m *stmtMeta) error {
 // statement; other errors mean be is broken.
 func (s *Session) prepareOn(be *backend.Conn, key, text, db string, under *sessionState) (*stmtMeta, error) {
 	var setUnder, setBack []byte
-	if have, want := parseVars(connState(be)), parseVars(under); !sameVars(have, want) {
-		fresh := s.r.vars.get(s.pool.Addr()).freshValue("sql_mode")
-		ignoreSpace := be.Key.Flags&wire.ClientIgnoreSpace != 0
-		setUnder, _ = replaySQL(have, want, fresh, ignoreSpace)
-		setBack, _ = replaySQL(want, have, fresh, ignoreSpace)
+	if cur := connState(be); cur != under {
+		if have, want := parseVars(cur), parseVars(under); !maps.Equal(have.varsMap(), want.varsMap()) {
+			fresh := s.r.vars.get(s.pool.Addr()).freshValue("sql_mode")
+			ignoreSpace := be.Key.Flags&wire.ClientIgnoreSpace != 0
+			setUnder, _ = replaySQL(have, want, fresh, ignoreSpace)
+			setBack, _ = replaySQL(want, have, fresh, ignoreSpace)
+		}
 	}
 	switchDB := db != "" && be.DB != db
 	home := be.DB
