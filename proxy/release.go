@@ -212,7 +212,8 @@ func deref(p *string) string {
 func userVarLiteral(r []*string, col wire.Column) (string, bool) {
 	if r[0] == nil {
 		// A NULL keeps a type: an INOUT integer parameter set to NULL, a string in the character
-		// set of the PREPARE that created the variable.
+		// set of the PREPARE that created the variable. The replay names it, never a bare NULL:
+		// assigned to a variable the connection already has, that keeps the old type.
 		switch {
 		case col.Type == wire.TypeLongLong && col.Flags&0x20 != 0:
 			return "CAST(NULL AS UNSIGNED)", true
@@ -220,10 +221,12 @@ func userVarLiteral(r []*string, col wire.Column) (string, bool) {
 			return "CAST(NULL AS SIGNED)", true
 		case col.Type == wire.TypeDouble:
 			return "CAST(NULL AS DOUBLE)", true
+		case col.Type == wire.TypeNewDecimal:
+			return "CAST(NULL AS DECIMAL)", true
 		case r[2] != nil && r[3] != nil && *r[2] != "binary":
 			return "CAST(NULL AS CHAR CHARACTER SET `" + *r[2] + "`) COLLATE `" + *r[3] + "`", true
 		}
-		return "NULL", true
+		return "CAST(NULL AS BINARY)", true // what a fresh variable set to NULL is
 	}
 	switch col.Type {
 	case wire.TypeLongLong, wire.TypeNewDecimal:
