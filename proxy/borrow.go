@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"strconv"
+	"strings"
 
 	"github.com/mysqlmux/mysqlmux/backend"
 	"github.com/mysqlmux/mysqlmux/internal/wire"
@@ -39,7 +40,7 @@ func (s *Session) acquire(e *effects, q []byte) (*backend.Conn, error) {
 			return nil, err
 		}
 	}
-	if err := s.sync(e != nil && (e.has(featLastInsertID) || e.mayChangeInsertID())); err != nil {
+	if err := s.sync(e != nil && (e.has(featLastInsertID) || e.mayChangeInsertID()), e != nil && e.foundRows() == frUnknown); err != nil {
 		var se *syncError
 		if errors.As(err, &se) && !se.stateLost {
 			if err := s.releaseIfFree(); err != nil {
@@ -155,8 +156,10 @@ func (e *syncError) Unwrap() error { return e.err }
 // the last insert id when the statement reads it, or may change it in a way no OK packet tells
 // (then reading it back afterwards gives the session's value, changed or not), and the connection
 // does not hold the session's.
+// So is FOUND_ROWS() when the statement may change it in a way only reading it back tells
+// (needFoundRows).
 // The differences go in one round trip.
-func (s *Session) sync(needLastInsertID bool) error {
+func (s *Session) sync(needLastInsertID, needFoundRows bool) error {
 	be := s.be
 	have := connState(be)
 	if !sameState(have, s.state) && dropsUserVars(have, s.state) {
@@ -168,7 +171,7 @@ func (s *Session) sync(needLastInsertID bool) error {
 		s.r.stats.Resets.Add(1)
 		have = nil
 	}
-	var cmds [5][]byte
+	var cmds [6][]byte
 	n := 0
 	if be.MultiStatements != s.multiStmt {
 		cmds[n] = backend.SetOptionCommand(s.multiStmt)
@@ -196,6 +199,12 @@ func (s *Session) sync(needLastInsertID bool) error {
 		cmds[n] = append(cmds[n], ')')
 		n++
 	}
+	foundRowsAt := -1
+	if needFoundRows && !s.values.foundRowsHere {
+		foundRowsAt = n
+		cmds[n] = append([]byte{byte(wire.ComQuery)}, foundRowsSQL(s.values.foundRows)...)
+		n++
+	}
 	if n == 0 {
 		return nil
 	}
@@ -209,7 +218,18 @@ func (s *Session) sync(needLastInsertID bool) error {
 		return err
 	}
 	var first *syncError
-	for _, c := range cmds[:n] {
+	for i, c := range cmds[:n] {
+		if i == foundRowsAt {
+			// A result set of no rows. Refused (an XA transaction in the IDLE state): the
+			// session's value stays in its record, the statement is not held up.
+			_, err := be.ReadRows(func([]wire.Column, []*string) error { return nil })
+			var we *wire.Error
+			if err != nil && !errors.As(err, &we) {
+				return err
+			}
+			s.values.foundRowsHere = err == nil
+			continue
+		}
 		err := be.ReadOKOrErr()
 		var we *wire.Error
 		if err != nil && !errors.As(err, &we) {
@@ -256,4 +276,17 @@ func (s *Session) unhold() {
 	s.killMu.Lock()
 	s.held.Store(nil)
 	s.killMu.Unlock()
+}
+
+// foundRowsSQL is a statement that leaves FOUND_ROWS() at n on its connection. Up to a few
+// hundred it uses no table, so it leaves the diagnostics area as it was.
+func foundRowsSQL(n int64) string {
+	switch {
+	case n <= 0:
+		return "SELECT 1 LIMIT 0"
+	case n <= 256:
+		return "SELECT 1" + strings.Repeat(" UNION ALL SELECT 1", int(n-1)) + " LIMIT 18446744073709551615"
+	}
+	return "SELECT SQL_CALC_FOUND_ROWS 1 FROM JSON_TABLE(CONCAT('[', REPEAT('0,', " + strconv.FormatInt(n-1, 10) +
+		"), '0]'), '$[*]' COLUMNS (n INT PATH '$')) AS j LIMIT 0"
 }

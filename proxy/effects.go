@@ -136,6 +136,46 @@ type effects struct {
 
 func (e *effects) has(f uint32) bool { return e.feats&f != 0 }
 
+// What a statement does to FOUND_ROWS(), which a direct connection keeps between statements.
+type foundRowsEffect uint8
+
+const (
+	// frUnknown: only the connection can tell afterwards, so before the statement it must
+	// carry the session's value (sync): whatever the statement did or did not do, reading it
+	// back then gives the session's.
+	frUnknown foundRowsEffect = iota
+	// frNone: the statement never sets it (an allow-list: INSERT, REPLACE, UPDATE and DELETE
+	// of one table and without a SELECT, SET, DO, transaction control, ...), failed or not.
+	frNone
+	// frRows: a SELECT alone, without SQL_CALC_FOUND_ROWS, INTO, an offset or a set
+	// operation: the rows it sent (to its error, if it failed sending them); left as it was
+	// if it failed before sending a result set.
+	frRows
+)
+
+func (e *effects) foundRows() foundRowsEffect {
+	if e.multi || e.pins&(PinRoutine|PinUnknown) != 0 {
+		return frUnknown
+	}
+	switch e.kw {
+	case kwSelect, kwWith:
+		if !e.has(featCalcFoundRows | featAssignVar | featInto | featRowsUnclear) {
+			return frRows
+		}
+	case kwInsert, kwReplace, kwUpdate, kwDelete, kwDo, kwBegin, kwStart, kwCommit, kwRollback,
+		kwSavepoint, kwRelease, kwUse, kwPrepare, kwDeallocate, kwLock, kwUnlock, kwXA,
+		kwCreate, kwDrop, kwAlter, kwTruncate, kwRename, kwGrant, kwRevoke:
+		if !e.has(featSelect | featMultiTable) {
+			return frNone
+		}
+	case kwSet:
+		if len(e.stmtVars) == 0 && !e.has(featSelect) {
+			return frNone
+		}
+	}
+	return frUnknown
+}
+
 // plainRead reports whether the statement is proven a plain read: a SELECT (or WITH, VALUES,
 // TABLE) alone, that writes nothing (no INTO), locks nothing (no FOR UPDATE / SHARE, LOCK IN
 // SHARE MODE, named locks), calls no stored function or sequence, and pins nothing. Only such a

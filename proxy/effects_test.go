@@ -148,6 +148,47 @@ func TestEffectsAssigned(t *testing.T) {
 	}
 }
 
+func TestEffectsFoundRows(t *testing.T) {
+	var ps parsers
+	for _, c := range []struct {
+		q    string
+		want foundRowsEffect
+	}{
+		{"SELECT id FROM t WHERE id > 3 LIMIT 1", frRows},
+		{"WITH c AS (SELECT 1) SELECT * FROM c", frRows},
+		{"SELECT id FROM t LIMIT 2, 2", frUnknown},
+		{"SELECT id FROM t LIMIT ?, ?", frUnknown},
+		{"SELECT id FROM t LIMIT 2 OFFSET 4", frUnknown},
+		{"SELECT id FROM t UNION SELECT 1 LIMIT 3", frUnknown},
+		{"SELECT a, COUNT(*) FROM t GROUP BY a WITH ROLLUP", frUnknown},
+		{"SELECT SQL_CALC_FOUND_ROWS id FROM t LIMIT 1", frUnknown},
+		{"SELECT id INTO @x FROM t LIMIT 1", frUnknown},
+		{"SELECT 1; SELECT 2", frUnknown},
+		{"SHOW TABLES", frUnknown},
+		{"INSERT INTO t (a) VALUES (1)", frNone},
+		{"INSERT INTO t (a) SELECT a FROM u", frUnknown},
+		{"UPDATE t SET a = 1, b = 2 WHERE id = 3", frNone},
+		{"UPDATE t, u SET t.a = u.a WHERE t.id = u.id", frUnknown},
+		{"UPDATE t JOIN u ON u.id = t.id SET t.a = 1", frUnknown},
+		{"UPDATE t SET a = 1 WHERE id IN (SELECT id FROM u)", frUnknown},
+		{"DELETE FROM t WHERE id = 1", frNone},
+		{"DELETE t FROM t, u WHERE t.id = u.id", frUnknown},
+		{"DELETE FROM t USING t JOIN u ON u.id = t.id", frUnknown},
+		{"SET @a = 1, sql_mode = ''", frNone},
+		{"SET @a = (SELECT MAX(id) FROM t)", frUnknown},
+		{"SET STATEMENT max_statement_time = 1 FOR UPDATE t SET a = 1", frUnknown},
+		{"CREATE TABLE t2 (a INT)", frNone},
+		{"CREATE TABLE t2 AS SELECT 1", frUnknown},
+		{"CALL p()", frUnknown},
+		{"EXECUTE s", frUnknown},
+	} {
+		e := ps.effectsOf([]byte(c.q), testCtx())
+		if got := e.foundRows(); got != c.want {
+			t.Errorf("%q: foundRows %d, want %d", c.q, got, c.want)
+		}
+	}
+}
+
 func TestEffectsUserVarsExact(t *testing.T) {
 	var ps parsers
 	e := ps.effectsOf([]byte(`SET @a = 'x''y', @b := -5, @c = NULL, @d = _latin1'abc', @e = X'00ff', @f = 1.50, @g = 'a\nb', @h = _latin1 X'E9', @i = _utf8mb4 0x41 COLLATE utf8mb4_bin, @j = _binary 'a'`), testCtx())

@@ -30,6 +30,12 @@ const (
 	featReleaseAll                         // RELEASE_ALL_LOCKS(
 	featLockingRead                        // FOR UPDATE, FOR SHARE, LOCK IN SHARE MODE
 	featInto                               // INTO (of a SELECT: variables, OUTFILE, DUMPFILE)
+	// featRowsUnclear: a part after which FOUND_ROWS() is not the rows a SELECT sent (UNION,
+	// INTERSECT, EXCEPT, an offset, WITH ROLLUP).
+	featRowsUnclear
+	// featMultiTable: an UPDATE or DELETE of several tables (JOIN, USING, a table list), which
+	// sets FOUND_ROWS() as a SELECT does.
+	featMultiTable
 )
 
 // stmtScan is what the pass found.
@@ -88,6 +94,7 @@ func scanStatement(q []byte, mode lexMode) stmtScan {
 	compound, blocks := false, 0
 	// The three tokens before t, newest first.
 	var p1, p2, p3 token
+	setSeen := false // the SET of an UPDATE: a table list ends there
 	for t := l.next(); ; p3, p2, p1, t = p2, p1, t, l.next() {
 		switch t.kind {
 		case tokEnd:
@@ -103,6 +110,10 @@ func scanStatement(q []byte, mode lexMode) stmtScan {
 				if depth == 0 && blocks <= 0 {
 					sc.end = t.end
 					return sc
+				}
+			case ',':
+				if depth == 0 && sc.kw == kwUpdate && !setSeen {
+					sc.feats |= featMultiTable
 				}
 			case ':':
 				if t.end < len(q) && q[t.end] == '=' && p1.kind == tokUserVar {
@@ -137,6 +148,9 @@ func scanStatement(q []byte, mode lexMode) stmtScan {
 			if sc.kw == kwBegin && string(w) == "NOT" {
 				compound, blocks = true, 1 // BEGIN NOT ATOMIC opens a block
 			}
+			if sc.kw == kwDelete && string(w) != "FROM" {
+				sc.feats |= featMultiTable // DELETE t1 FROM ..., or modifiers: not proven one table
+			}
 		}
 		switch string(w) {
 		case "PROCEDURE", "FUNCTION", "TRIGGER", "EVENT", "PACKAGE":
@@ -160,6 +174,16 @@ func scanStatement(q []byte, mode lexMode) stmtScan {
 			if l.is(l.peek(), "VALUE") {
 				sc.feats |= featSequence
 			}
+		case "SET":
+			setSeen = setSeen || depth == 0
+		case "LIMIT":
+			if l.punct(l.peek2(), ',') {
+				sc.feats |= featRowsUnclear // LIMIT offset, count
+			}
+		case "UNION", "INTERSECT", "EXCEPT", "OFFSET", "ROLLUP":
+			sc.feats |= featRowsUnclear
+		case "JOIN", "STRAIGHT_JOIN", "USING":
+			sc.feats |= featMultiTable
 		default:
 			sc.feats |= featureWord(w)
 		}

@@ -193,15 +193,20 @@ func (s *Session) settleValues(cmd wire.Command, e *effects) {
 	default:
 		v.unsure |= unsureRowCount
 	}
-	// FOUND_ROWS(): the rows the last SELECT sent; statements without a SELECT leave it.
-	switch {
-	case single && ok && out.resultSets > 0 && isSelectKind(e.kw) && !e.has(featCalcFoundRows|featAssignVar):
-		v.foundRows, v.foundRowsHere = out.lastRows, true
-		v.unsure &^= unsureFoundRows
-	case single && ok && out.resultSets == 0 && !e.has(featSelect):
+	// FOUND_ROWS(): see foundRows.
+	switch e.foundRows() {
+	case frRows:
+		if out.resultSets > 0 { // the rows it sent, all or up to its error
+			v.foundRows, v.foundRowsHere = out.lastRows, true
+			v.unsure &^= unsureFoundRows
+		} // else it failed before running: left as it was
+	case frNone:
 	default:
-		v.foundRowsHere = true
-		v.unsure |= unsureFoundRows
+		// sync put the session's value on the connection, so reading it back tells, changed
+		// or not. Where sync could not, the record stands.
+		if v.foundRowsHere {
+			v.unsure |= unsureFoundRows
+		}
 	}
 	// LAST_INSERT_ID(): an OK reports the statement's insert id, which is the new
 	// LAST_INSERT_ID() only when the id was generated (an explicit id leaves it), so it is read

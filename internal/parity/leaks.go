@@ -86,7 +86,13 @@ func (e *env) checkLeaks(before, quarter usage) []string {
 		if limit := quarter.heap + quarter.heap/4 + 16<<20; quarter.heap > 0 && now.heap > limit {
 			problems = append(problems, fmt.Sprintf("heap in use %d MiB, a quarter into the run %d MiB", now.heap>>20, quarter.heap>>20))
 		}
-		if len(problems) == 0 || time.Now().After(deadline) {
+		if len(problems) == 0 {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			if now.sessions != 0 || now.inUse != 0 {
+				problems = append(problems, "what is left:\n"+e.describe())
+			}
 			return problems
 		}
 		time.Sleep(100 * time.Millisecond)
