@@ -326,6 +326,7 @@ func (p *parsers) statement(e *effects, q []byte, sc *stmtScan, ctx *analysisCtx
 		e.explains = true
 		if sc.secondIs(q, "TABLES", "TABLE") {
 			e.pins |= PinLockTables
+			e.unlockTables = false // after an UNLOCK TABLES of the same text: locked
 		} else {
 			e.pins |= PinUnknown
 		}
@@ -335,6 +336,7 @@ func (p *parsers) statement(e *effects, q []byte, sc *stmtScan, ctx *analysisCtx
 	case kwFlush:
 		if sc.has(featLock) || sc.has(featExport) {
 			e.pins |= PinLockTables // FLUSH TABLES WITH READ LOCK, FLUSH TABLES t FOR EXPORT
+			e.unlockTables = false
 		}
 	case kwHandler:
 		planHandler(e, q, ctx)
@@ -526,10 +528,17 @@ func (e *effects) merge(o *effects) {
 	e.lockNames = append(e.lockNames, o.lockNames...)
 	e.lockUnknown = e.lockUnknown || o.lockUnknown
 	e.releasesLock = e.releasesLock || o.releasesLock
+	// A later statement decides: UNLOCK TABLES; LOCK TABLES t WRITE leaves a lock, XA COMMIT
+	// 'a'; XA START 'b' a transaction.
+	if o.pins&PinLockTables != 0 {
+		e.unlockTables = false
+	}
 	e.unlockTables = e.unlockTables || o.unlockTables
 	e.handlerOpen = append(e.handlerOpen, o.handlerOpen...)
 	e.handlerClose = append(e.handlerClose, o.handlerClose...)
-	e.xaEnd = e.xaEnd || o.xaEnd
+	if o.pins&PinXA != 0 {
+		e.xaEnd = o.xaEnd
+	}
 	if o.prepare != "" || o.deallocate != "" || o.pins&PinPrepare != 0 {
 		// Nested PREPAREs are not followed name by name: the names stay until reset.
 		e.pins |= PinPrepare | PinUnknown
