@@ -22,7 +22,9 @@ const (
 	// Left out, readers come only right after a statement that reset the diagnostics area.
 	FeatLateDiagnostics Features = 1 << iota
 	// FeatFoundRows: FOUND_ROWS() anywhere but right after a SELECT SQL_CALC_FOUND_ROWS (no idle
-	// gap between), and observers reading FOUND_ROWS().
+	// gap between), and observers reading FOUND_ROWS(). Left out because of the server: a new
+	// connection's FOUND_ROWS() is what its server thread's previous connection left (MariaDB's
+	// thread cache does not reset it), where the proxy's new session has 0.
 	FeatFoundRows
 )
 
