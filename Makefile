@@ -51,11 +51,11 @@ test-load: install-deps
 		echo "test-load: no ./loadtest directory yet; nothing to run"; \
 	fi
 
-# The parity fuzzer's 10-minute soak (internal/parity, build tag "parity", outside the -race run):
+# The parity fuzzer's soak, 1,000,000 statements (internal/parity, build tag "parity", outside the -race run):
 # clients through the proxy at caps 1 and 2 compared with direct twins, with drops, KILLs and
 # leak checks. MYSQLMUX_PARITY_SEED, _DURATION, _STATEMENTS, _INCLUDE adjust it (README).
 parity: install-deps
-	MYSQLMUX_REQUIRE_MARIADB=1 $(GO) test -tags parity -count=1 -timeout 60m -run TestSoak -v ./internal/parity/
+	MYSQLMUX_REQUIRE_MARIADB=1 $(GO) test -tags parity -count=1 -timeout 120m -run TestSoak -v ./internal/parity/
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./...
