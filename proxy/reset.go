@@ -125,7 +125,8 @@ func (s *Session) giveBack(force bool) {
 		return
 	}
 	s.r.stats.Resets.Add(1)
-	s.pins, s.values.unsure, s.pendingVars, s.diagDirty = 0, 0, s.pendingVars[:0], false
+	// FOUND_ROWS() survives the reset (see clearState): one still to read back is read after it.
+	s.pins, s.values.unsure, s.pendingVars, s.diagDirty = 0, s.values.unsure&unsureFoundRows, s.pendingVars[:0], false
 	if err := s.releaseIfFree(); err != nil {
 		s.discardBackend()
 	}

@@ -93,7 +93,9 @@ func (e *env) fixture(ids []int) error {
 		}
 	}
 	e.adminMu.Unlock()
-	stmts := sharedFixture()
+	// A new connection gets a new server thread, so its FOUND_ROWS() is 0 as a new session's
+	// through the proxy (a cached thread keeps its previous connection's).
+	stmts := append([]string{"SET GLOBAL thread_cache_size = 0"}, sharedFixture()...)
 	for _, id := range ids {
 		stmts = append(stmts, clientFixture(id)...)
 	}
