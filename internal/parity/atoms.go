@@ -71,7 +71,7 @@ func (g *gen) dmlAtom() atom {
 	case 1:
 		return atom{sql: g.sub("SELECT COUNT(*), SUM(v), MAX(s) FROM $T"), cls: cd}
 	case 2:
-		return atom{sql: g.sub(fmt.Sprintf("SELECT SQL_CALC_FOUND_ROWS id FROM $T WHERE v > %d ORDER BY id LIMIT %d", n, g.pick(3))), cls: cd | clsCalc}
+		return atom{sql: g.sub(fmt.Sprintf("SELECT SQL_CALC_FOUND_ROWS id FROM $T WHERE v > %d ORDER BY id LIMIT %d", n, g.pick(3))), cls: cd}
 	case 3:
 		return atom{sql: g.sub(fmt.Sprintf("SELECT k, v FROM $U WHERE k = %d", n)), cls: cd}
 	case 4:

@@ -10,14 +10,14 @@ type binAtom struct {
 	cls  uint8
 	args func(g *gen) []any
 	eff  func(*gen)
-	// reads what the previous statement left (diagnostics area, found rows): executed only
-	// when the generator allows such a reader
-	diag, found bool
+	// reads the diagnostics area the previous statement left: executed only when the
+	// generator allows such a reader
+	diag bool
 }
 
 // allowed reports whether executing b now stays out of the excluded features.
 func (b binAtom) allowed(g *gen) bool {
-	return (!b.diag || g.diagAllowed()) && (!b.found || g.foundAllowed())
+	return !b.diag || g.diagAllowed()
 }
 
 func noArgs(*gen) []any { return nil }
@@ -58,7 +58,7 @@ func (g *gen) binAtomPick() binAtom {
 	case 6:
 		return binAtom{sql: oneOf(g, "SET @v1 = ?", "SELECT @v2 := ?", "SELECT ? INTO @v3"), args: one((*gen).valueArg), eff: setVar("@v1")}
 	case 7:
-		return binAtom{sql: g.sub("SELECT SQL_CALC_FOUND_ROWS id FROM $T ORDER BY id LIMIT 1"), cls: clsClearsDA | clsCalc, args: noArgs}
+		return binAtom{sql: g.sub("SELECT SQL_CALC_FOUND_ROWS id FROM $T ORDER BY id LIMIT 1"), cls: clsClearsDA, args: noArgs}
 	case 8:
 		return binAtom{sql: "CALL p_out(?, ?)", args: func(g *gen) []any { return []any{nil, g.intArg()} }}
 	case 9:
@@ -107,8 +107,8 @@ func (g *gen) binary() {
 	switch {
 	case g.diagAllowed() && g.chance(15):
 		b, executions = binAtom{sql: oneOf(g, binDiag...), args: noArgs, diag: true}, 1
-	case g.foundAllowed() && g.chance(15):
-		b, executions = binAtom{sql: "SELECT FOUND_ROWS()", args: noArgs, found: true}, 1
+	case g.chance(15):
+		b, executions = binAtom{sql: "SELECT FOUND_ROWS()", args: noArgs}, 1
 	default:
 		b = g.binAtomPick()
 	}

@@ -10,7 +10,7 @@ import (
 
 const sampleCase = `# a comment
 cap 2
-include found_rows
+include late_diagnostics
 client c1 id=3 collation=224 caps=FOUND_ROWS|MULTI_STATEMENTS db=parity
 client c2 id=3 collation=8 caps=0 db=-
 observer o1
@@ -40,7 +40,7 @@ func TestCaseRoundTrip(t *testing.T) {
 	if got := c.String(); got != sampleCase {
 		t.Fatalf("round trip changed the case:\n%s\nwant:\n%s", got, sampleCase)
 	}
-	if c.Cap != 2 || !c.Include.Has(FeatFoundRows) || len(c.Clients) != 3 || len(c.Events) != 16 {
+	if c.Cap != 2 || !c.Include.Has(FeatLateDiagnostics) || len(c.Clients) != 3 || len(c.Events) != 16 {
 		t.Fatalf("parsed %+v", c)
 	}
 	q := c.Events[1].Step

@@ -21,14 +21,9 @@ const (
 	// raised nothing (on MariaDB such a statement keeps the diagnostics area of the one before).
 	// Left out, readers come only right after a statement that reset the diagnostics area.
 	FeatLateDiagnostics Features = 1 << iota
-	// FeatFoundRows: FOUND_ROWS() anywhere but right after a SELECT SQL_CALC_FOUND_ROWS (no idle
-	// gap between), and observers reading FOUND_ROWS(). Left out because of the server: a new
-	// connection's FOUND_ROWS() is what its server thread's previous connection left (MariaDB's
-	// thread cache does not reset it), where the proxy's new session has 0.
-	FeatFoundRows
 )
 
-var featureNames = map[Features]string{FeatLateDiagnostics: "late_diagnostics", FeatFoundRows: "found_rows"}
+var featureNames = map[Features]string{FeatLateDiagnostics: "late_diagnostics"}
 
 // Has reports whether f includes all of g.
 func (f Features) Has(g Features) bool { return f&g == g }
@@ -66,7 +61,7 @@ func ParseFeatures(s string) (Features, error) {
 			}
 		}
 		if !found {
-			return 0, fmt.Errorf("parity: unknown feature %q (known: late_diagnostics, found_rows, all)", name)
+			return 0, fmt.Errorf("parity: unknown feature %q (known: late_diagnostics, all)", name)
 		}
 	}
 	return f, nil

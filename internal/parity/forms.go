@@ -132,10 +132,7 @@ func (g *gen) multi(a atom) {
 		sqls = append(sqls, p.sql)
 		p.apply(g)
 	}
-	// An earlier part may fail and stop the rest: a SQL_CALC_FOUND_ROWS at the end may not
-	// have run, and FOUND_ROWS() is then what the session had before, which on a fresh
-	// connection is the server thread's previous connection's (see features.go).
-	g.push(Step{Op: OpQuery, SQL: g.comments(strings.Join(sqls, oneOf(g, "; ", ";", ";\n", " ; ")))}, parts[len(parts)-1].cls&^clsCalc)
+	g.push(Step{Op: OpQuery, SQL: g.comments(strings.Join(sqls, oneOf(g, "; ", ";", ";\n", " ; ")))}, parts[len(parts)-1].cls)
 }
 
 // comments puts comments between some tokens (never inside quotes) of one statement in ten.

@@ -63,7 +63,6 @@ const (
 // Step classes the generator tracks to keep out what the proxy documents as unsupported.
 const (
 	clsClearsDA = 1 << iota // the statement resets the diagnostics area (uses a table, or warns or fails)
-	clsCalc                 // a SELECT SQL_CALC_FOUND_ROWS
 	clsReader               // reads the diagnostics area: keeps what it read readable (SHOW WARNINGS)
 )
 
@@ -92,7 +91,7 @@ type gen struct {
 	prepared, vars         map[string]bool
 	stmts                  map[int]binAtom // open binary statement handles
 	nextHandle             int
-	lastClears, lastCalc   bool
+	lastClears             bool
 	multiOn                bool
 }
 
@@ -164,9 +163,8 @@ func (g *gen) next() Step {
 		// too short for the proxy to give a held connection back: the next statement still
 		// reads what the last one left
 	case s.cls&clsReader != 0:
-		g.lastCalc = false
 	default:
-		g.lastClears, g.lastCalc = s.cls&clsClearsDA != 0, s.cls&clsCalc != 0
+		g.lastClears = s.cls&clsClearsDA != 0
 	}
 	g.count++
 	return s.Step
@@ -206,8 +204,10 @@ func (g *gen) plan() {
 		g.changeUser()
 	case w < 44:
 		db := oneOf(g, dbMain, dbOther, dbMain, "nosuchdb")
-		g.push(Step{Op: OpInitDB, DB: db}, clsClearsDA)
-		if db != "nosuchdb" {
+		if db == "nosuchdb" {
+			g.push(Step{Op: OpInitDB, DB: db}, clsClearsDA) // its error
+		} else {
+			g.push(Step{Op: OpInitDB, DB: db}, 0) // keeps the diagnostics area as it was
 			g.db = db
 		}
 	case w < 48:
@@ -221,7 +221,7 @@ func (g *gen) plan() {
 		g.push(Step{Op: OpQuery, SQL: g.comments(oneOf(g, diagShows...))}, clsReader)
 	case w < 150 && g.diagAllowed():
 		g.push(Step{Op: OpQuery, SQL: g.comments(oneOf(g, diagCounts...))}, 0)
-	case w < 170 && g.foundAllowed():
+	case w < 170:
 		g.push(Step{Op: OpQuery, SQL: g.comments(oneOf(g, "SELECT FOUND_ROWS()", "SELECT FOUND_ROWS() AS n, 1"))}, 0)
 	default:
 		g.statement()
@@ -231,8 +231,6 @@ func (g *gen) plan() {
 // diagAllowed says whether a diagnostics reader may come now: always when late_diagnostics is
 // included, else only right after a statement that reset the diagnostics area.
 func (g *gen) diagAllowed() bool { return g.incl.Has(FeatLateDiagnostics) || g.lastClears }
-
-func (g *gen) foundAllowed() bool { return g.incl.Has(FeatFoundRows) || g.lastCalc }
 
 // diagShows read the diagnostics area of the previous statement and leave it as it was, so another
 // reader may follow (SHOW WARNINGS twice).

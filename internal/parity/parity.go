@@ -50,10 +50,6 @@ type Options struct {
 	Include    Features // documented exceptions to put in the grammar anyway
 	// MaxFailures stops the run after this many distinct failures (default 1).
 	MaxFailures int
-	// Known are failures already reported (prefixes of their keys, as the report prints them):
-	// they are counted, not failed, and the client goes on. CI counts the differences in
-	// results the fuzzer still finds this way (parity_test.go, ciKnown); leaks never are.
-	Known []string
 	// Shrink bounds the time spent minimising each failure (default 3 minutes; negative: none).
 	Shrink time.Duration
 	// Logf reports progress (default: the test's log).
@@ -81,7 +77,6 @@ type Report struct {
 	Elapsed                                    time.Duration
 	Failures                                   []*Failure
 	Leaks                                      []string
-	Known                                      map[string]int64 // known failures seen, by key
 }
 
 func (r Report) String() string {
@@ -187,7 +182,6 @@ func Run(tb testing.TB, o Options) Report {
 	rep.Elapsed = time.Since(start)
 	rep.Statements, rep.Probes, rep.Sessions = r.statements.Load(), r.probes.Load(), r.sessions.Load()
 	rep.Drops, rep.Kills, rep.Failures = r.drops.Load(), r.kills.Load(), r.failed()
-	rep.Known = r.knownSeen()
 	if r.infra != nil {
 		tb.Fatalf("parity: the run broke down: %v (%s)", r.infra, rep)
 	}

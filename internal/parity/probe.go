@@ -74,9 +74,7 @@ func probes(op Op, ids []int, incl Features) []probeQuery {
 	if len(locks) > 0 {
 		cols = append(cols, [2]string{"named_locks", "CONCAT_WS(',', " + strings.Join(locks, ", ") + ")"})
 	}
-	if incl.Has(FeatFoundRows) {
-		cols = append(cols, [2]string{"found_rows", "FOUND_ROWS()"})
-	}
+	cols = append(cols, [2]string{"found_rows", "FOUND_ROWS()"})
 	if incl.Has(FeatLateDiagnostics) {
 		cols = append(cols, [2]string{"warnings", "@@warning_count"})
 	}

@@ -3,7 +3,6 @@ package parity
 import (
 	"context"
 	"fmt"
-	"maps"
 	"math/rand/v2"
 	"strings"
 	"sync"
@@ -32,7 +31,6 @@ type runner struct {
 	mu       sync.Mutex
 	failures []*Failure
 	keys     map[string]bool
-	known    map[string]int64
 	infra    error
 }
 
@@ -48,7 +46,7 @@ func observerLogin() Login {
 }
 
 func newRunner(e *env, o Options) *runner {
-	r := &runner{e: e, o: o, rec: newRecorder(ringSize), nudge: make(chan struct{}, o.Observers), keys: map[string]bool{}, known: map[string]int64{}}
+	r := &runner{e: e, o: o, rec: newRecorder(ringSize), nudge: make(chan struct{}, o.Observers), keys: map[string]bool{}}
 	r.ctx, r.stop = context.WithCancel(context.Background())
 	for i := 1; i <= o.Clients; i++ {
 		r.ids = append(r.ids, i)
@@ -91,28 +89,6 @@ func (r *runner) failed() []*Failure {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return append([]*Failure(nil), r.failures...)
-}
-
-// isKnown counts f if it is one of Options.Known.
-func (r *runner) isKnown(f *Failure) bool {
-	for _, k := range r.o.Known {
-		if strings.HasPrefix(f.Key, k) {
-			r.mu.Lock()
-			if r.known[f.Key] == 0 {
-				r.o.Logf("parity: known: %s\n%s", f.Key, f.Detail)
-			}
-			r.known[f.Key]++
-			r.mu.Unlock()
-			return true
-		}
-	}
-	return false
-}
-
-func (r *runner) knownSeen() map[string]int64 {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return maps.Clone(r.known)
 }
 
 // fail records f (once per key) and stops the run when MaxFailures distinct ones are in.
@@ -177,9 +153,6 @@ func (r *runner) client(id int) {
 		// logs in where the run did.
 		r.rec.add(event{who: who{id: id, gen: gen}, spec: spec, step: Step{Op: OpConnect}})
 		pr := newPair(fmt.Sprintf("client %d", id), steps, func(f *Failure, seq int64) bool {
-			if r.isKnown(f) {
-				return false
-			}
 			r.fail(f, seq)
 			return true
 		})
@@ -312,7 +285,7 @@ func (r *runner) observer(n int) {
 			r.inflight.end(label)
 			seq := r.rec.add(event{who: w, step: step})
 			r.probes.Add(1)
-			if f := judgeProbe(label, step, kind, po, do); f != nil && !r.isKnown(f) {
+			if f := judgeProbe(label, step, kind, po, do); f != nil {
 				r.fail(f, seq)
 				break
 			}
