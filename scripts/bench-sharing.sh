@@ -4,7 +4,8 @@
 # of one run against one throwaway MariaDB. For each workload it prints the share of statements
 # whose backend connection went back to the pool (borrows per statement, from each proxy's
 # SHOW STATS), the sessions pinned at the end, and CPU per query of each proxy (mysqlmux-bench
-# -compare -target-pid; ratios new / old). Everything it starts is stopped by PID at the end.
+# -compare -target-pid; ratios new / old). WORKLOADS picks some. Everything it starts is stopped by
+# PID at the end.
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -80,7 +81,7 @@ bench -addr "127.0.0.1:$DB_PORT" -workload point-select -prepare >/dev/null
 bench -addr "127.0.0.1:$DB_PORT" -workload large-result -prepare >/dev/null
 echo "== $CLIENTS clients, cap 32, $ROUNDS rounds of $TIME s each, alternating; old = $BASE, new = $(git rev-parse --short HEAD)$(git diff --quiet || echo +)"
 printf '%-14s %22s %22s\n' workload "old: released/stmt" "new: released/stmt"
-for w in point-select read-only read-write orm-mix prepared large-result; do
+for w in ${WORKLOADS:-point-select read-only read-write orm-mix prepared large-result}; do
 	oq0=$(stat "$OLD_ADMIN" queries) ob0=$(stat "$OLD_ADMIN" borrows)
 	nq0=$(stat "$NEW_ADMIN" queries) nb0=$(stat "$NEW_ADMIN" borrows)
 	bench -compare "127.0.0.1:$OLD_PORT,127.0.0.1:$NEW_PORT" -target-pid "$old_pid,$new_pid" \
