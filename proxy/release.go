@@ -77,6 +77,25 @@ func (s *Session) releaseSoft() error {
 // transaction status, and (when the diagnostics area may hold something) a copy of the
 // warnings, leaving the area empty.
 func (s *Session) gather() error {
+	g, err := s.queueGather()
+	if err != nil {
+		return err
+	}
+	if err := s.be.Flush(); err != nil {
+		return err
+	}
+	return s.readGather(g)
+}
+
+// gatherPlan is what a gather queued: the user variables it reads, whether it copies the
+// diagnostics area.
+type gatherPlan struct {
+	vars []string
+	diag bool
+}
+
+// queueGather queues gather's queries on the held connection, unflushed.
+func (s *Session) queueGather() (gatherPlan, error) {
 	be := s.be
 	var q strings.Builder
 	q.WriteString("SELECT LAST_INSERT_ID(), FOUND_ROWS(), ROW_COUNT(), @@warning_count, @@error_count")
@@ -102,12 +121,15 @@ func (s *Session) gather() error {
 	}
 	for _, c := range cmds {
 		if err := be.Command(c); err != nil {
-			return err
+			return gatherPlan{}, err
 		}
 	}
-	if err := be.Flush(); err != nil {
-		return err
-	}
+	return gatherPlan{vars: vars, diag: diag}, nil
+}
+
+// readGather reads the answers to the queries g queued and records what they say.
+func (s *Session) readGather(g gatherPlan) error {
+	be, vars, diag := s.be, g.vars, g.diag
 	var row []*string
 	var cols []wire.Column
 	status, err := be.ReadRows(func(c []wire.Column, r []*string) error {
@@ -181,7 +203,7 @@ func (s *Session) gather() error {
 		}
 		set[name] = lit
 	}
-	s.pendingVars = s.pendingVars[:0]
+	s.pendingVars = append(s.pendingVars[:0], s.pendingVars[len(vars):]...)
 	if len(set) > 0 {
 		s.state = s.r.states.intern(s.state.withUserVars(set))
 		be.State = anyState(s.state)

@@ -507,6 +507,15 @@ func (s *Session) run1(be *backend.Conn, pkt []byte, shape respShape, e *effects
 		return s.interrupted(be, pkt)
 	}
 	err := be.Command(pkt)
+	var early *gatherPlan
+	if err == nil && s.gatherWithEnd(e) {
+		// The statement ends the transaction that pins the session, which leaves values to read
+		// back: gather's query goes with it and is read after its answer, no round trip of its own.
+		var g gatherPlan
+		if g, err = s.queueGather(); err == nil {
+			early = &g
+		}
+	}
 	switch {
 	case err == nil && shape != shapeNone:
 		// The wait for the answer is armed before the statement leaves (one read that would
@@ -522,6 +531,7 @@ func (s *Session) run1(be *backend.Conn, pkt []byte, shape respShape, e *effects
 		s.relay.be = be
 		err = s.relay.run(shape)
 	}
+
 	if s.running {
 		s.killMu.Lock()
 		s.running = false
@@ -532,6 +542,13 @@ func (s *Session) run1(be *backend.Conn, pkt []byte, shape respShape, e *effects
 	}
 	before := s.pins
 	s.settle(cmd, arg, e)
+	if early != nil && !closesConnection(s.relay.out.errCode) {
+		// After settle: gather's query ran after the statement, so what it read is the latest.
+		var we *wire.Error
+		if err := s.readGather(*early); err != nil && !errors.As(err, &we) {
+			return s.lost(err)
+		} // refused (a KILL QUERY that came late): the values stay to read back
+	}
 	if e != nil && len(e.calls) > 0 {
 		if err := s.proveRoutines(e, before); err != nil {
 			return s.lost(err)
@@ -564,6 +581,14 @@ func (s *Session) run1(be *backend.Conn, pkt []byte, shape respShape, e *effects
 		return s.lost(err)
 	}
 	return nil
+}
+
+// gatherWithEnd reports whether gather's query should go with statement e: a COMMIT or ROLLBACK
+// of a session that only a transaction pins, with values (not variables or warnings) to read
+// back before its connection goes.
+func (s *Session) gatherWithEnd(e *effects) bool {
+	return e != nil && (e.kw == kwCommit || e.kw == kwRollback) && !e.multi && !e.release && e.pins == 0 &&
+		s.pins == PinTransaction && s.values.unsure != 0 && len(s.pendingVars) == 0 && !s.diagDirty
 }
 
 // sent ends the sending of a statement, which run1 began under killMu: from now on a KILL QUERY
