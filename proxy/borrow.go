@@ -200,7 +200,7 @@ func (s *Session) sync(needLastInsertID, needFoundRows bool) error {
 		n++
 	}
 	foundRowsAt := -1
-	if needFoundRows && !s.values.foundRowsHere {
+	if needFoundRows && !s.values.foundRowsHere && s.values.foundRows <= maxFoundRowsSync {
 		foundRowsAt = n
 		cmds[n] = append([]byte{byte(wire.ComQuery)}, foundRowsSQL(s.values.foundRows)...)
 		n++
@@ -278,8 +278,13 @@ func (s *Session) unhold() {
 	s.killMu.Unlock()
 }
 
-// foundRowsSQL is a statement that leaves FOUND_ROWS() at n on its connection. Up to a few
-// hundred it uses no table, so it leaves the diagnostics area as it was.
+// maxFoundRowsSync bounds the FOUND_ROWS() sync puts on a connection: the rows its statement
+// makes, and the text they come from (128 KiB at most, under any max_allowed_packet in use).
+// Above it the session's record stands (README, "What is not supported yet").
+const maxFoundRowsSync = 1 << 16
+
+// foundRowsSQL is a statement that leaves FOUND_ROWS() at n (at most maxFoundRowsSync) on its
+// connection. Up to a few hundred it uses no table, so it leaves the diagnostics area as it was.
 func foundRowsSQL(n int64) string {
 	switch {
 	case n <= 0:
