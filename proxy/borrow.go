@@ -278,20 +278,17 @@ func (s *Session) unhold() {
 	s.killMu.Unlock()
 }
 
-// maxFoundRowsSync bounds the FOUND_ROWS() sync puts on a connection: the rows its statement
-// makes, and the text they come from (128 KiB at most, under any max_allowed_packet in use).
-// Above it the session's record stands (README, "What is not supported yet").
-const maxFoundRowsSync = 1 << 16
+// maxFoundRowsSync bounds the FOUND_ROWS() sync puts on a connection: its statement names each
+// row (20 KiB of text at most), since one that uses a table would empty the diagnostics area the
+// statement after it may read. Above it the session's record stands (README, "What is not
+// supported yet").
+const maxFoundRowsSync = 1024
 
 // foundRowsSQL is a statement that leaves FOUND_ROWS() at n (at most maxFoundRowsSync) on its
-// connection. Up to a few hundred it uses no table, so it leaves the diagnostics area as it was.
+// connection and the diagnostics area as it was: it uses no table.
 func foundRowsSQL(n int64) string {
-	switch {
-	case n <= 0:
+	if n <= 0 {
 		return "SELECT 1 LIMIT 0"
-	case n <= 256:
-		return "SELECT 1" + strings.Repeat(" UNION ALL SELECT 1", int(n-1)) + " LIMIT 18446744073709551615"
 	}
-	return "SELECT SQL_CALC_FOUND_ROWS 1 FROM JSON_TABLE(CONCAT('[', REPEAT('0,', " + strconv.FormatInt(n-1, 10) +
-		"), '0]'), '$[*]' COLUMNS (n INT PATH '$')) AS j LIMIT 0"
+	return "SELECT 1" + strings.Repeat(" UNION ALL SELECT 1", int(n-1)) + " LIMIT 18446744073709551615"
 }

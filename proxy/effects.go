@@ -99,6 +99,7 @@ type effects struct {
 	// diagOnly: the statement only reads the diagnostics area (SHOW WARNINGS, SELECT
 	// @@warning_count), leaving it as it was.
 	diagOnly bool
+	showDiag showDiagForm // SHOW WARNINGS / ERRORS: which form
 	kill     bool // a KILL
 	load     bool // LOAD DATA: may read the client's file
 	ddl      bool // may change table definitions (prepared statement metadata)
@@ -136,6 +137,16 @@ type effects struct {
 
 func (e *effects) has(f uint32) bool { return e.feats&f != 0 }
 
+// showDiagForm tells SHOW WARNINGS (or ERRORS) from SHOW COUNT(*) WARNINGS, which the server
+// runs as a SELECT: it sets FOUND_ROWS() to 1, the list leaves it.
+type showDiagForm uint8
+
+const (
+	showDiagNone showDiagForm = iota
+	showDiagList
+	showDiagCount
+)
+
 // What a statement does to FOUND_ROWS(), which a direct connection keeps between statements.
 type foundRowsEffect uint8
 
@@ -160,6 +171,13 @@ func (e *effects) foundRows() foundRowsEffect {
 	switch e.kw {
 	case kwSelect, kwWith:
 		if !e.has(featCalcFoundRows | featAssignVar | featInto | featRowsUnclear) {
+			return frRows
+		}
+	case kwShow:
+		switch e.showDiag {
+		case showDiagList:
+			return frNone
+		case showDiagCount:
 			return frRows
 		}
 	case kwInsert, kwReplace, kwUpdate, kwDelete, kwDo, kwBegin, kwStart, kwCommit, kwRollback,
@@ -293,6 +311,12 @@ func (p *parsers) statement(e *effects, q []byte, sc *stmtScan, ctx *analysisCtx
 		}
 	case kwShow:
 		e.diagOnly = sc.has(featDiagnostics)
+		if sf, ok := showWarningsForm(q); ok {
+			e.showDiag = showDiagList
+			if sf.count {
+				e.showDiag = showDiagCount
+			}
+		}
 	case kwLoad:
 		e.load = true
 	case kwKill:

@@ -165,6 +165,8 @@ func TestEffectsFoundRows(t *testing.T) {
 		{"SELECT id INTO @x FROM t LIMIT 1", frUnknown},
 		{"SELECT 1; SELECT 2", frUnknown},
 		{"SHOW TABLES", frUnknown},
+		{"SHOW WARNINGS LIMIT 2", frNone},
+		{"SHOW COUNT(*) ERRORS", frRows},
 		{"INSERT INTO t (a) VALUES (1)", frNone},
 		{"INSERT INTO t (a) SELECT a FROM u", frUnknown},
 		{"UPDATE t SET a = 1, b = 2 WHERE id = 3", frNone},
