@@ -100,10 +100,10 @@ type effects struct {
 	// @@warning_count), leaving it as it was.
 	diagOnly bool
 	showDiag showDiagForm // SHOW WARNINGS / ERRORS: which form
-	kill     bool // a KILL
-	load     bool // LOAD DATA: may read the client's file
-	ddl      bool // may change table definitions (prepared statement metadata)
-	release  bool // COMMIT/ROLLBACK ... RELEASE: the server closes the connection
+	kill     bool         // a KILL
+	load     bool         // LOAD DATA: may read the client's file
+	ddl      bool         // may change table definitions (prepared statement metadata)
+	release  bool         // COMMIT/ROLLBACK ... RELEASE: the server closes the connection
 	// stmtVars are variables SET STATEMENT sets for one statement: what tracking reports of
 	// them is not the session's.
 	stmtVars []string
