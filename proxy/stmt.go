@@ -113,7 +113,7 @@ func (s *Session) stmtPrepare(pkt []byte) error {
 		// taken from nor given to the shared metadata.
 		meta, err = prepare()
 	} else {
-		meta, err = s.r.metas.getOrPrepare(key, prepare)
+		meta, err = s.r.metas.getOrPrepare(key, s.be == nil, prepare)
 	}
 	if err == nil && !ran && len(s.createdByPrepare(meta)) > 0 {
 		// Preparing a statement that assigns user variables creates them on the server (NULL):

@@ -65,8 +65,10 @@ func newMetaCache(maxItems, maxBytes int) *metaCache {
 }
 
 // getOrPrepare returns the metadata of key, from the cache, from a prepare another session has
-// under way, or from prepare (run by this caller, the result cached if small enough).
-func (c *metaCache) getOrPrepare(key string, prepare func() (*stmtMeta, error)) (*stmtMeta, error) {
+// under way, or from prepare (run by this caller, the result cached if small enough). A caller
+// that holds a backend connection does not wait for another's prepare (wait false), which may
+// be waiting for that very connection (a cap of 1): it prepares itself.
+func (c *metaCache) getOrPrepare(key string, wait bool, prepare func() (*stmtMeta, error)) (*stmtMeta, error) {
 	c.mu.Lock()
 	if e, ok := c.byKey[key]; ok {
 		c.hits++
@@ -76,6 +78,10 @@ func (c *metaCache) getOrPrepare(key string, prepare func() (*stmtMeta, error)) 
 		return m, nil
 	}
 	if call, ok := c.inflight[key]; ok {
+		if !wait {
+			c.mu.Unlock()
+			return prepare()
+		}
 		c.hits++
 		c.mu.Unlock()
 		<-call.done
