@@ -552,17 +552,15 @@ func (e *effects) merge(o *effects) {
 	e.lockNames = append(e.lockNames, o.lockNames...)
 	e.lockUnknown = e.lockUnknown || o.lockUnknown
 	e.releasesLock = e.releasesLock || o.releasesLock
-	// A later statement decides: UNLOCK TABLES; LOCK TABLES t WRITE leaves a lock, XA COMMIT
-	// 'a'; XA START 'b' a transaction.
+	// A later statement decides: EXECUTE IMMEDIATE 'UNLOCK TABLES'; EXECUTE IMMEDIATE 'LOCK
+	// TABLES t WRITE' leaves a lock.
 	if o.pins&PinLockTables != 0 {
 		e.unlockTables = false
 	}
 	e.unlockTables = e.unlockTables || o.unlockTables
 	e.handlerOpen = append(e.handlerOpen, o.handlerOpen...)
 	e.handlerClose = append(e.handlerClose, o.handlerClose...)
-	if o.pins&PinXA != 0 {
-		e.xaEnd = o.xaEnd
-	}
+	e.xaEnd = e.xaEnd || o.xaEnd
 	if o.prepare != "" || o.deallocate != "" || o.pins&PinPrepare != 0 {
 		// Nested PREPAREs are not followed name by name: the names stay until reset.
 		e.pins |= PinPrepare | PinUnknown

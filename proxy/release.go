@@ -203,7 +203,7 @@ func (s *Session) readGather(g gatherPlan) error {
 		}
 		set[name] = lit
 	}
-	s.pendingVars = append(s.pendingVars[:0], s.pendingVars[len(vars):]...)
+	s.pendingVars = s.pendingVars[:0]
 	if len(set) > 0 {
 		s.state = s.r.states.intern(s.state.withUserVars(set))
 		be.State = anyState(s.state)

@@ -531,7 +531,6 @@ func (s *Session) run1(be *backend.Conn, pkt []byte, shape respShape, e *effects
 		s.relay.be = be
 		err = s.relay.run(shape)
 	}
-
 	if s.running {
 		s.killMu.Lock()
 		s.running = false

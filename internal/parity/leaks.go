@@ -50,9 +50,9 @@ const (
 )
 
 // checkLeaks waits (up to cleanupWait) for the proxy to be back where it was before the run, once
-// every client has gone: no session left but those it started with (the KILLer), no backend connection lent, no more than the cap open,
-// the server seeing exactly the pool's connections (and root's), goroutines and descriptors back
-// to the baseline (the pool's connections set apart), and the heap no more than 25% + 16 MiB
+// every client has gone: no session left but those it started with (the KILLer), no backend
+// connection lent, no more than the cap open, the server seeing exactly the pool's connections
+// (and root's), goroutines and descriptors back to the baseline (the pool's connections set apart), and the heap no more than 25% + 16 MiB
 // above what it was a quarter into the run. It returns what is still wrong.
 func (e *env) checkLeaks(before, quarter usage) []string {
 	var problems []string
@@ -90,7 +90,7 @@ func (e *env) checkLeaks(before, quarter usage) []string {
 			return nil
 		}
 		if time.Now().After(deadline) {
-			if now.sessions != 0 || now.inUse != 0 {
+			if now.sessions > before.sessions || now.inUse != 0 {
 				problems = append(problems, "what is left:\n"+e.describe())
 			}
 			return problems
