@@ -53,14 +53,15 @@ type Options struct {
 type Server struct {
 	Endpoint string // "127.0.0.1:PORT", or "https://127.0.0.1:PORT" with TLS
 
-	bin    string
-	dir    string
-	client string // host:port of the client listener, kept across restarts
-	peer   string
-	tls    mariadbtest.TLSFiles
-	opts   Options
-	cmd    *exec.Cmd
-	exited chan struct{}
+	bin     string
+	dir     string
+	client  string // host:port of the client listener, kept across restarts
+	peer    string
+	tls     mariadbtest.TLSFiles
+	opts    Options
+	cmd     *exec.Cmd
+	exited  chan struct{}
+	logFrom int64 // where the last launch's log begins in etcd.log
 }
 
 // Binary returns the path of the etcd server binary, building it when needed.
@@ -160,7 +161,8 @@ func StartTB(tb testing.TB, opts Options) *Server {
 }
 
 func (s *Server) launch() error {
-	args := []string{"-data-dir", filepath.Join(s.dir, "data"), "-client", s.client, "-peer", s.peer}
+	// Info level: the log is read only when a start fails, and then it says where etcd waited.
+	args := []string{"-data-dir", filepath.Join(s.dir, "data"), "-client", s.client, "-peer", s.peer, "-log-level", "info"}
 	s.Endpoint = s.client
 	if s.opts.TLS {
 		args = append(args, "-cert", s.tls.Cert, "-key", s.tls.Key)
@@ -171,6 +173,9 @@ func (s *Server) launch() error {
 		return err
 	}
 	defer logf.Close() // the child keeps its own descriptor
+	if fi, err := logf.Stat(); err == nil {
+		s.logFrom = fi.Size()
+	}
 	cmd := exec.Command(s.bin, args...)
 	cmd.Stderr = logf
 	stdout, err := cmd.StdoutPipe()
@@ -194,6 +199,7 @@ func (s *Server) launch() error {
 		_ = cmd.Wait()
 		close(exited)
 	}(cmd, s.exited)
+	why := "exited before it was ready"
 	select {
 	case ok := <-ready:
 		ready <- ok // for the waiter
@@ -201,9 +207,10 @@ func (s *Server) launch() error {
 			return nil
 		}
 	case <-time.After(startTimeout):
+		why = fmt.Sprintf("not ready after %v", startTimeout)
 	}
 	_ = s.Stop()
-	return fmt.Errorf("etcdtest: etcd did not start%s", s.logTail())
+	return fmt.Errorf("etcdtest: etcd on %s (peer %s) %s%s", s.client, s.peer, why, s.logTail())
 }
 
 // Stop ends the server (SIGTERM by PID, SIGKILL after 20 s) and waits for it; the data
@@ -265,15 +272,18 @@ func (s *Server) Client(tb testing.TB) *clientv3.Client {
 
 func (s *Server) logPath() string { return filepath.Join(s.dir, "etcd.log") }
 
+// logTail is what the last launched process logged (its last 32 KiB): at info level, enough
+// for a start's election and publish attempts.
 func (s *Server) logTail() string {
 	data, err := os.ReadFile(s.logPath())
-	if err != nil || len(data) == 0 {
+	if err != nil || int64(len(data)) <= s.logFrom {
 		return ""
 	}
-	if len(data) > 4096 {
-		data = data[len(data)-4096:]
+	data = data[s.logFrom:]
+	if len(data) > 32<<10 {
+		data = data[len(data)-32<<10:]
 	}
-	return "\n--- tail of " + s.logPath() + " ---\n" + string(data)
+	return "\n--- " + s.logPath() + " of this start ---\n" + string(data)
 }
 
 func freeAddr() (string, error) {

@@ -26,6 +26,7 @@ func run() int {
 	peer := flag.String("peer", "127.0.0.1:2380", "peer listener `host:port`")
 	cert := flag.String("cert", "", "client TLS certificate (PEM); with -key, clients must use https")
 	key := flag.String("key", "", "client TLS key (PEM)")
+	logLevel := flag.String("log-level", "error", "etcd's log `level` on stderr: debug, info, warn or error")
 	fsync := flag.Bool("fsync", false, "fsync the write-ahead log (off: a throwaway server, much faster on a busy disk)")
 	flag.Parse()
 	if *dir == "" {
@@ -52,7 +53,7 @@ func run() int {
 	cfg.ListenClientUrls, cfg.AdvertiseClientUrls = []url.URL{*cu}, []url.URL{*cu}
 	cfg.ListenPeerUrls, cfg.AdvertisePeerUrls = []url.URL{*pu}, []url.URL{*pu}
 	cfg.InitialCluster = cfg.InitialClusterFromName(cfg.Name)
-	cfg.LogLevel = "error"
+	cfg.LogLevel = *logLevel
 	cfg.UnsafeNoFsync = !*fsync
 	// The fleet writes its demand a few times a second: keep an hour of history at most.
 	cfg.AutoCompactionMode, cfg.AutoCompactionRetention = "periodic", "1h"
