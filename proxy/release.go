@@ -163,7 +163,7 @@ func (s *Session) readGather(g gatherPlan) error {
 	if len(row) != 5+4*len(vars) {
 		return fmt.Errorf("%w: gather returned %d columns", errBackendProtocol, len(row))
 	}
-	s.setTransaction(status)
+	s.followStatus(status)
 	v := &s.values
 	be.InsertID, _ = strconv.ParseUint(deref(row[0]), 10, 64)
 	be.InsertIDUnknown = false

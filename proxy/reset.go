@@ -16,7 +16,7 @@ import (
 // locks, prepared statements, pins, LAST_INSERT_ID(), ROW_COUNT() (an OK's 0). The default
 // database stays, and FOUND_ROWS(), as on MariaDB.
 func (s *Session) clearState() {
-	s.pins = 0
+	s.pins, s.modeFlagsOdd = 0, false
 	s.stmts, s.tempTables, s.locks, s.prepared, s.handlers = nil, nil, nil, nil, nil
 	s.stmtBytes, s.longBytes = 0, 0
 	s.tempUnknown, s.lockUnknown = false, false

@@ -55,9 +55,13 @@ type Session struct {
 	multiStmt bool   // multi-statements on; from login, then COM_SET_OPTION
 	// txReadOnly is IN_TRANS_READONLY as the server last reported it.
 	txReadOnly wire.Status
-	state      *sessionState // variables; from login (character set), session tracking, SET, gather
-	values     connValues    // LAST_INSERT_ID(), FOUND_ROWS(), ROW_COUNT(): from responses and gather
-	lastGTID   string        // from session tracking; what @@last_gtid must return
+	// modeFlags are NO_BACKSLASH_ESCAPES and ANSI_QUOTES as the server last reported them;
+	// modeFlagsOdd when they are not what the session's sql_mode gives (see followModeFlags).
+	modeFlags    wire.Status
+	modeFlagsOdd bool
+	state        *sessionState // variables; from login (character set), session tracking, SET, gather
+	values       connValues    // LAST_INSERT_ID(), FOUND_ROWS(), ROW_COUNT(): from responses and gather
+	lastGTID     string        // from session tracking; what @@last_gtid must return
 	// lastWrite is when the session last wrote on the writer, and confirmed which replica has
 	// applied which of its GTIDs (read-your-writes, route.go).
 	lastWrite time.Time
@@ -639,7 +643,7 @@ func (s *Session) writeOK(seq uint8) error {
 
 // status is the server status a locally answered command reports: autocommit, the transaction
 // (and whether it is read-only, as the server last said), and the flags MariaDB derives from
-// sql_mode.
+// sql_mode (as the server last reported them when they are out of step with it).
 func (s *Session) status() wire.Status {
 	vars := s.state.varsMap()
 	cat := s.r.vars.get(s.pool.Addr())
@@ -650,10 +654,19 @@ func (s *Session) status() wire.Status {
 	if s.pins&PinTransaction != 0 {
 		st |= wire.StatusInTrans | s.txReadOnly
 	}
-	mode, ok := vars["sql_mode"]
-	if !ok {
-		mode = cat.freshValue("sql_mode")
+	if s.modeFlagsOdd {
+		return st | s.modeFlags
 	}
+	return st | s.sqlModeFlags()
+}
+
+// sqlModeFlags are the status flags MariaDB derives from the session's sql_mode when it is set.
+func (s *Session) sqlModeFlags() wire.Status {
+	mode, ok := s.state.varsMap()["sql_mode"]
+	if !ok {
+		mode = s.r.vars.get(s.pool.Addr()).freshValue("sql_mode")
+	}
+	var st wire.Status
 	if strings.Contains(mode, "NO_BACKSLASH_ESCAPES") {
 		st |= wire.StatusNoBackslashEscapes
 	}

@@ -77,6 +77,9 @@ func (s *Session) settle(cmd wire.Command, arg string, e *effects) {
 		s.state = s.r.states.intern(next)
 	}
 	s.be.State = anyState(s.state)
+	if out.statusKnown {
+		s.followModeFlags(out.status) // against the sql_mode this statement left
+	}
 	if out.stateChanged && !explained {
 		s.pins |= PinUntracked
 	}
@@ -149,8 +152,32 @@ func (s *Session) resolveStatus() error {
 	if err != nil {
 		return fmt.Errorf("%w: COM_PING answered 0x%02x", errBackendProtocol, p[0])
 	}
-	s.setTransaction(ok.Status)
+	s.followStatus(ok.Status)
 	return nil
+}
+
+// followStatus follows a status the server reported after a command the session's state is
+// already settled for: the transaction, and the flags derived from sql_mode.
+func (s *Session) followStatus(st wire.Status) {
+	s.setTransaction(st)
+	s.followModeFlags(st)
+}
+
+// modeFlagBits are the status flags MariaDB derives from sql_mode.
+const modeFlagBits = wire.StatusNoBackslashEscapes | wire.StatusAnsiQuotes
+
+// followModeFlags compares the sql_mode flags of a status with the session's sql_mode. MariaDB
+// sets them when sql_mode is SET, and only then: a stored routine (or trigger) runs under its own
+// sql_mode and gives the caller's back on return without them, so a SET sql_mode inside it
+// leaves flags that no SET outside can reproduce on another connection. Such a connection pins
+// until reset (which gives a connection the flags of its sql_mode again, as does a SET
+// sql_mode); meanwhile locally answered commands report the flags the server last did.
+func (s *Session) followModeFlags(st wire.Status) {
+	s.modeFlags = st & modeFlagBits
+	s.modeFlagsOdd = s.modeFlags != s.sqlModeFlags()
+	if s.modeFlagsOdd {
+		s.pins |= PinUntracked
+	}
 }
 
 // setTransaction follows a status the server reported: the transaction pin is exactly
