@@ -657,21 +657,26 @@ func (s *Session) status() wire.Status {
 	if s.modeFlagsOdd {
 		return st | s.modeFlags
 	}
-	return st | s.sqlModeFlags()
+	return st | s.sqlModeFlags(s.state)
 }
 
-// sqlModeFlags are the status flags MariaDB derives from the session's sql_mode when it is set.
-func (s *Session) sqlModeFlags() wire.Status {
-	mode, ok := s.state.varsMap()["sql_mode"]
+// sqlModeFlags are the status flags MariaDB derives from the sql_mode of state st (nil: a
+// connection as it logged in) when it is set.
+func (s *Session) sqlModeFlags(st *sessionState) wire.Status {
+	var mode string
+	ok := false
+	if st != nil {
+		mode, ok = st.varsMap()["sql_mode"]
+	}
 	if !ok {
 		mode = s.r.vars.get(s.pool.Addr()).freshValue("sql_mode")
 	}
-	var st wire.Status
+	var flags wire.Status
 	if strings.Contains(mode, "NO_BACKSLASH_ESCAPES") {
-		st |= wire.StatusNoBackslashEscapes
+		flags |= wire.StatusNoBackslashEscapes
 	}
 	if strings.Contains(mode, "ANSI_QUOTES") {
-		st |= wire.StatusAnsiQuotes
+		flags |= wire.StatusAnsiQuotes
 	}
-	return st
+	return flags
 }

@@ -166,7 +166,8 @@ func (s *Session) followStatus(st wire.Status) {
 // modeFlagBits are the status flags MariaDB derives from sql_mode.
 const modeFlagBits = wire.StatusNoBackslashEscapes | wire.StatusAnsiQuotes
 
-// followModeFlags compares the sql_mode flags of a status with the session's sql_mode. MariaDB
+// followModeFlags compares the sql_mode flags of a status with the sql_mode of the held
+// connection (the session's, or a reset connection's before the session lets it go). MariaDB
 // sets them when sql_mode is SET, and only then: a stored routine (or trigger) runs under its own
 // sql_mode and gives the caller's back on return without them, so a SET sql_mode inside it
 // leaves flags that no SET outside can reproduce on another connection. Such a connection pins
@@ -174,7 +175,7 @@ const modeFlagBits = wire.StatusNoBackslashEscapes | wire.StatusAnsiQuotes
 // sql_mode); meanwhile locally answered commands report the flags the server last did.
 func (s *Session) followModeFlags(st wire.Status) {
 	s.modeFlags = st & modeFlagBits
-	s.modeFlagsOdd = s.modeFlags != s.sqlModeFlags()
+	s.modeFlagsOdd = s.modeFlags != s.sqlModeFlags(connState(s.be))
 	if s.modeFlagsOdd {
 		s.pins |= PinUntracked
 	}
