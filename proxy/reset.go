@@ -99,8 +99,9 @@ func (s *Session) end() { s.giveBack(false) }
 
 // giveBack returns the held connection to the pool. A connection that carries the client's state
 // (a transaction, pinned state, values not yet read back, warnings) is reset first, so nothing
-// leaks to the next borrower; if the reset fails it is closed. force resets in any case (the
-// connection carries another user's session).
+// leaks to the next borrower; if the reset fails, or the connection is still pinned after it,
+// it is closed: a session never keeps one past this. force resets in any case (the connection
+// carries another user's session).
 func (s *Session) giveBack(force bool) {
 	if s.be == nil {
 		return
@@ -112,24 +113,22 @@ func (s *Session) giveBack(force bool) {
 		return
 	}
 	if !force && s.pins == 0 && s.values.unsure == 0 && len(s.pendingVars) == 0 && !s.diagDirty {
-		if err := s.releaseIfFree(); err != nil {
+		if err := s.releaseIfFree(); err != nil || s.be == nil {
 			s.discardBackend()
-		}
-		return
+			return
+		} // the read-back found a pin after all (a transaction open): reset
 	}
+	defer s.discardBackend() // still held here: the reset failed, or a pin outlived it
 	_ = s.be.NetConn().SetDeadline(time.Now().Add(5 * time.Second))
 	err := s.be.Reset()
 	_ = s.be.NetConn().SetDeadline(time.Time{})
 	if err != nil {
-		s.discardBackend()
 		return
 	}
 	s.r.stats.Resets.Add(1)
 	// FOUND_ROWS() survives the reset (see clearState): one still to read back is read after it.
 	s.pins, s.values.unsure, s.pendingVars, s.diagDirty = 0, s.values.unsure&unsureFoundRows, s.pendingVars[:0], false
-	if err := s.releaseIfFree(); err != nil {
-		s.discardBackend()
-	}
+	_ = s.releaseIfFree() // a broken connection stays held, and is closed
 }
 
 // startOver resets the session after a failed COM_CHANGE_USER, as the server does: the held
