@@ -77,7 +77,14 @@ func (s *Session) settle(cmd wire.Command, arg string, e *effects) {
 		s.state = s.r.states.intern(next)
 	}
 	s.be.State = anyState(s.state)
-	if out.statusKnown {
+	switch {
+	case !out.statusKnown:
+	case e != nil && slices.ContainsFunc(e.stmtVars, func(v string) bool { return strings.Trim(v, "`") == "sql_mode" }):
+		// SET STATEMENT sql_mode = ... FOR: the status has that sql_mode's flags; the return to
+		// the session's sets them again. The next status (the next statement's, or gather's
+		// at release) shows them.
+		s.pins |= PinStatusUnknown
+	default:
 		s.followModeFlags(out.status) // against the sql_mode this statement left
 	}
 	if out.stateChanged && !explained {
