@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -18,6 +19,9 @@ import (
 
 // maxRoutineDepth bounds how deep the routines called by routines are followed.
 const maxRoutineDepth = 4
+
+// maxRoutineParams bounds the parameters read of one routine (a routine with more is unknown).
+const maxRoutineParams = 256
 
 // routine is what the proxy learnt of one stored routine.
 type routine struct {
@@ -130,28 +134,48 @@ func (s *Session) readRoutines(names []string) (map[string]*routine, error) {
 		db, name, _ := strings.Cut(n, ".")
 		fmt.Fprintf(&in, "(%s, %s)", quote(db, s.noBackslash()), quote(name, s.noBackslash()))
 	}
-	// The parameter modes come with their count: the session's group_concat_max_len may cut
-	// the list, and a routine whose list does not add up stays unknown (pinned).
-	params := "FROM information_schema.PARAMETERS p WHERE p.SPECIFIC_SCHEMA = r.ROUTINE_SCHEMA AND " +
-		"p.SPECIFIC_NAME = r.ROUTINE_NAME AND p.ORDINAL_POSITION > 0"
-	q := "SELECT CONCAT(ROUTINE_SCHEMA, '.', ROUTINE_NAME), ROUTINE_DEFINITION, SQL_MODE, " +
-		"(SELECT GROUP_CONCAT(PARAMETER_MODE ORDER BY ORDINAL_POSITION) " + params + "), (SELECT COUNT(*) " + params + ") " +
-		"FROM information_schema.ROUTINES r WHERE (ROUTINE_SCHEMA, ROUTINE_NAME) IN (" + in.String() + ")" + noSelectLimit
+	// The parameters come as rows of their own (a GROUP_CONCAT would be cut by the session's
+	// group_concat_max_len, with a warning left in the diagnostics area the client reads).
+	list := in.String()
+	q := "SELECT 'r', CONCAT(ROUTINE_SCHEMA, '.', ROUTINE_NAME), ROUTINE_DEFINITION, SQL_MODE " +
+		"FROM information_schema.ROUTINES WHERE (ROUTINE_SCHEMA, ROUTINE_NAME) IN (" + list + ") UNION ALL " +
+		"SELECT 'p', CONCAT(SPECIFIC_SCHEMA, '.', SPECIFIC_NAME), ORDINAL_POSITION, PARAMETER_MODE " +
+		"FROM information_schema.PARAMETERS WHERE (SPECIFIC_SCHEMA, SPECIFIC_NAME) IN (" + list + ") " +
+		"AND ORDINAL_POSITION > 0" + noSelectLimit
 	found := make(map[string]*routine, len(names))
+	modes := make(map[string][]string, len(names))
+	odd := make(map[string]bool)
 	err := s.be.QueryRows(q, func(row []*string) error {
-		if len(row) != 5 || row[0] == nil || row[1] == nil {
-			return nil // a body the account may not read stays unknown
-		}
-		r := &routine{body: []byte(*row[1]), sqlMode: deref(row[2])}
-		if row[3] != nil {
-			r.modes = strings.Split(*row[3], ",")
-		}
-		if strconv.Itoa(len(r.modes)) != deref(row[4]) {
+		if len(row) != 4 || row[0] == nil || row[1] == nil {
 			return nil
 		}
-		found[strings.ToLower(*row[0])] = r
+		name := strings.ToLower(*row[1])
+		switch *row[0] {
+		case "r":
+			if row[2] != nil { // else a body the account may not read: unknown
+				found[name] = &routine{body: []byte(*row[2]), sqlMode: deref(row[3])}
+			}
+		case "p":
+			pos, err := strconv.Atoi(deref(row[2]))
+			if err != nil || pos < 1 || pos > maxRoutineParams {
+				odd[name] = true
+				return nil
+			}
+			m := modes[name]
+			for len(m) < pos {
+				m = append(m, "")
+			}
+			m[pos-1] = deref(row[3])
+			modes[name] = m
+		}
 		return nil
 	})
+	for name, r := range found {
+		r.modes = modes[name]
+		if odd[name] || slices.Contains(r.modes, "") {
+			delete(found, name) // a parameter without its mode, or a gap: unknown, pinned
+		}
+	}
 	if err != nil && isServerError(err) {
 		return nil, nil // cannot read them: the statement stays pinned
 	}
