@@ -5,7 +5,7 @@ SHELL := /usr/bin/env bash
 GO ?= go
 export PATH := $(PATH):/usr/local/go/bin
 
-.PHONY: run demo fleet-demo test test-load parity build bench fmt-check vet install-deps
+.PHONY: run demo fleet-demo test test-load test-parity parity build bench fmt-check vet install-deps
 
 # A throwaway MariaDB on 127.0.0.1:3306 and the proxy in front of it (examples/mysqlmux.toml).
 run:
@@ -40,7 +40,13 @@ ARTIFACTS ?= $(CURDIR)/artifacts
 test: install-deps fmt-check vet
 	CI=$${CI:-} MYSQLMUX_REQUIRE_MARIADB=1 MYSQLMUX_ARTIFACTS=$(ARTIFACTS) $(GO) test -race -count=1 -timeout 15m ./...
 	@if [[ -f $(ARTIFACTS)/dashboard.png ]]; then echo "dashboard screenshot: $(ARTIFACTS)/dashboard.png"; fi
+	$(MAKE) test-parity
 	$(MAKE) test-load
+
+# The parity fuzzer's CI budget whole (50,000 statements), outside the -race run, which runs a
+# tenth of it: see internal/parity/parity_test.go.
+test-parity: install-deps
+	CI=$${CI:-} MYSQLMUX_REQUIRE_MARIADB=1 $(GO) test -count=1 -timeout 10m -run 'TestParity$$' -v ./internal/parity/
 
 # Load tests (build tag "load"), outside the -race run: see DESIGN.md "Testing pitfalls".
 test-load: install-deps
