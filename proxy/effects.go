@@ -120,6 +120,7 @@ type effects struct {
 	names        string            // the collation they leave on character_set_results (see namesKey)
 	clientSet    bool              // SET NAMES, SET CHARACTER SET, SET character_set_client:
 	client       string            // the collation they leave on character_set_client (see clientKey)
+	charsetSet   bool              // a character set or collation variable set: later literals are read in it
 	tempCreate   []string          // temporary tables created
 	tempDrop     []string          // tables dropped that may be temporary
 	tempUnknown  bool              // a temporary table the proxy could not name
@@ -516,6 +517,7 @@ func (e *effects) merge(o *effects) {
 	e.feats |= o.feats
 	e.pins |= o.pins
 	e.multi = e.multi || o.multi
+	e.charsetSet = e.charsetSet || o.charsetSet
 	e.assign(o.assigned...)
 	e.setsInsertID = e.setsInsertID || o.setsInsertID
 	e.explains = e.explains || o.explains

@@ -67,12 +67,11 @@ func (p *parsers) planSet(e *effects, q []byte, ctx *analysisCtx) {
 		}
 		return
 	}
-	charsetChanged := false
 	for _, v := range set.Variables {
 		switch {
 		case v.IsGlobal || v.IsInstance:
 		case v.Name == ast.SetNames || v.Name == ast.SetCharset:
-			charsetChanged = true
+			e.charsetSet = true
 			e.namesSet, e.names = true, ""
 			e.clientSet, e.client = true, ""
 			if v.Name == ast.SetNames && v.ExtendValue != nil {
@@ -85,7 +84,7 @@ func (p *parsers) planSet(e *effects, q []byte, ctx *analysisCtx) {
 				e.pins |= PinUntracked
 			}
 			if strings.HasPrefix(name, "character_set_") || strings.HasPrefix(name, "collation_") {
-				charsetChanged = true
+				e.charsetSet = true
 			}
 			if name == "character_set_results" {
 				e.namesSet, e.names = true, "" // back to the character set's default collation
@@ -96,9 +95,10 @@ func (p *parsers) planSet(e *effects, q []byte, ctx *analysisCtx) {
 		default:
 			name := strings.ToLower(v.Name)
 			lit, ok := literalSQL(v.Value, ctx)
-			if !ok || charsetChanged {
-				// An expression, or a literal read in a character set this very statement
-				// changes: the server's value is read back.
+			if !ok || e.charsetSet {
+				// An expression, or a literal read in a character set this statement (or an
+				// earlier one of the same multi-statement) changes: the server's value is read
+				// back.
 				e.assigned = append(e.assigned, name)
 				delete(e.userVars, name) // the last assignment wins
 				continue
