@@ -79,7 +79,7 @@ func (s *Session) settle(cmd wire.Command, arg string, e *effects) {
 	s.be.State = anyState(s.state)
 	switch {
 	case !out.statusKnown:
-	case e != nil && slices.ContainsFunc(e.stmtVars, func(v string) bool { return strings.Trim(v, "`") == "sql_mode" }):
+	case e != nil && slices.Contains(e.stmtVars, "sql_mode"):
 		// SET STATEMENT sql_mode = ... FOR: the status has that sql_mode's flags; the return to
 		// the session's sets them again. The next status (the next statement's, or gather's
 		// at release) shows them.

@@ -312,6 +312,8 @@ func setStatementInner(q []byte, ctx *analysisCtx) (inner []byte, vars []string,
 			depth--
 		case depth == 0 && l.punct(t, '=') && prev.kind == tokWord:
 			vars = append(vars, lowerString(q[prev.start:prev.end]))
+		case depth == 0 && l.punct(t, '=') && prev.kind == tokQuoted:
+			vars = append(vars, lowerString(unquoteIdent(q[prev.start:prev.end]))) // `sql_mode`
 		case depth == 0 && l.is(t, "FOR"):
 			return q[t.end:], vars, true
 		}
