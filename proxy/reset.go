@@ -113,10 +113,14 @@ func (s *Session) giveBack(force bool) {
 		return
 	}
 	if !force && s.pins == 0 && s.values.unsure == 0 && len(s.pendingVars) == 0 && !s.diagDirty {
-		if err := s.releaseIfFree(); err != nil || s.be == nil {
+		if err := s.releaseIfFree(); err != nil {
 			s.discardBackend()
 			return
-		} // the read-back found a pin after all (a transaction open): reset
+		}
+		if s.be == nil {
+			return
+		}
+		// The read-back found a pin after all (a transaction open): reset, as below.
 	}
 	defer s.discardBackend() // still held here: the reset failed, or a pin outlived it
 	_ = s.be.NetConn().SetDeadline(time.Now().Add(5 * time.Second))
