@@ -322,6 +322,20 @@ func (s *Session) applyEffects(e *effects, next *sessionState, ok, partial bool)
 	if charsetRan && e.clientSet {
 		next = next.withVar(clientKey, e.client)
 	}
+	// A character set variable the server reports that the statement's own text does not set
+	// leaves a collation on it that no variable shows (a routine's SET NAMES x COLLATE y keeps y
+	// on character_set_results; the server gives the routine's caller back only its own client
+	// and connection character sets): unknown, so the session keeps its connection.
+	unseen := e.pins&(PinRoutine|PinUnknown) != 0
+	for _, f := range []struct {
+		key, name string
+		set       bool
+	}{{namesKey, "character_set_results", e.namesSet}, {clientKey, "character_set_client", e.clientSet}} {
+		if (unseen || !f.set) && slices.ContainsFunc(s.relay.out.vars, func(ch varChange) bool { return ch.name == f.name }) {
+			next = next.withVar(f.key, unknownCollation)
+			s.pins |= PinUntracked
+		}
+	}
 	if ran {
 		for _, t := range e.tempCreate {
 			if s.tempTables == nil {

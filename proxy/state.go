@@ -199,6 +199,12 @@ func parseVars(st *sessionState) *sessionState {
 	return &sessionState{vars: vars}
 }
 
+// unknownCollations reports whether st records a collation as unknown.
+func unknownCollations(st *sessionState) bool {
+	vars := st.varsMap()
+	return vars[namesKey] == unknownCollation || vars[clientKey] == unknownCollation
+}
+
 // replaySQL builds the statements that turn a connection in state have into state want: one SET
 // for system variables, one for user variables. User variables are recorded as exact SQL
 // (hex with character set and collation for strings), so their SET does not depend on the
@@ -329,6 +335,12 @@ const namesKey = "mysqlmux.names"
 // and SET CHARACTER SET put back the default). The server gives it to a prepared statement's
 // string parameters.
 const clientKey = "mysqlmux.client"
+
+// unknownCollation stands in the record for a collation the server keeps but no variable shows
+// (namesKey, clientKey) when code the proxy could not read (a routine's SET NAMES ... COLLATE, an
+// EXECUTE of a text it does not know) may have changed it: the session is pinned until reset, and
+// nothing is replayed to or from it.
+const unknownCollation = "unknown"
 
 // charsetVar is a character set variable of a state (the login's when it has none).
 func charsetVar(vars map[string]string, k string) string {

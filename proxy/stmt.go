@@ -167,7 +167,10 @@ func (s *Session) writePrepareOK(id uint32, m *stmtMeta) error {
 func (s *Session) prepareOn(be *backend.Conn, key, text, db string, under *sessionState) (*stmtMeta, error) {
 	var setUnder, setBack []byte
 	if cur := connState(be); cur != under {
-		if have, want := parseVars(cur), parseVars(under); !maps.Equal(have.varsMap(), want.varsMap()) {
+		// A collation the proxy does not know can be neither set nor set back: the statement is
+		// prepared in the connection's own state.
+		if have, want := parseVars(cur), parseVars(under); !maps.Equal(have.varsMap(), want.varsMap()) &&
+			!unknownCollations(have) && !unknownCollations(want) {
 			fresh := s.r.vars.get(s.pool.Addr()).freshValue("sql_mode")
 			ignoreSpace := be.Key.Flags&wire.ClientIgnoreSpace != 0
 			setUnder, _ = replaySQL(have, want, fresh, ignoreSpace)
