@@ -361,12 +361,13 @@ func (s *Session) applyEffects(e *effects, next *sessionState, ok, partial bool)
 				s.prepared = make(map[string]*effects)
 			}
 			s.prepared[e.prepare] = e.prepared
-			if e.prepared != nil {
-				// The server created the variables the text assigns (NULL).
-				for _, name := range e.prepared.assignedVars() {
-					s.readBack(name)
-				}
-			}
+		}
+	}
+	if e.prepare != "" && e.prepared != nil {
+		// The server created the variables the text assigns (NULL); one it refused, those it
+		// met before the part it refused: read back, absent ones are not recorded.
+		for _, name := range e.prepared.assignedVars() {
+			s.readBack(name)
 		}
 	}
 	if ok {

@@ -93,10 +93,17 @@ func (s *Session) stmtPrepare(pkt []byte) error {
 		if err != nil {
 			s.settlePrepareError()
 		}
+		// The server created the variables the text assigns (NULL); a refused prepare, those it
+		// met before the part it refused: read back (absent ones are not recorded).
+		var created []string
 		if meta != nil {
-			for _, name := range s.createdByPrepare(meta) {
-				s.readBack(name)
-			}
+			created = s.createdByPrepare(meta)
+		} else if err != nil {
+			failed := stmtMeta{db: s.db, query: []byte(text)}
+			created = failed.effects(&s.r.parsers, s.analysisCtx()).assignedVars()
+		}
+		for _, name := range created {
+			s.readBack(name)
 		}
 		if rerr := s.releaseIfFree(); rerr != nil {
 			lostErr = rerr

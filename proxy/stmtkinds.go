@@ -188,7 +188,11 @@ func (p *parsers) planPrepare(e *effects, q []byte, ctx *analysisCtx, depth int)
 	e.setPrepare(strings.ToLower(name))
 	text, ok := stringLiteralAt(&l)
 	if t := l.next(); !ok || (t.kind != tokEnd && !l.punct(t, ';')) || depth+1 > maxNesting {
-		return // prepared stays nil: each EXECUTE of it is unknown
+		// A text the proxy cannot read (FROM @var, an expression): prepared stays nil, each
+		// EXECUTE of it is unknown, and the PREPARE itself — refused or not — may have created
+		// the user variables the text assigns, whose names the proxy does not know.
+		e.pins |= PinUnknown
+		return
 	}
 	inner := &effects{}
 	p.analyzeInto(inner, []byte(text), ctx, depth+1)
