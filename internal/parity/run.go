@@ -157,9 +157,17 @@ func (r *runner) client(id int) {
 			return true
 		})
 		w := who{id: id, gen: gen}
+		// The twin takes each step once the proxy side has taken it. Run free, twins went ahead
+		// of the proxy's order into lock waits on each other that the proxy's order never has
+		// (a FLUSH TABLES WITH READ LOCK waiting on a twin's open transaction, whose client
+		// waits at a cap of 1 for the connection the lock holds), and timed out.
+		proxied := make(chan struct{}, len(steps))
 		var wg sync.WaitGroup
-		wg.Go(func() { r.proxySide(ps, pr, w, spec) })
-		wg.Go(func() { r.directSide(ds, pr) })
+		wg.Go(func() {
+			defer close(proxied)
+			r.proxySide(ps, pr, w, spec, proxied)
+		})
+		wg.Go(func() { r.directSide(ds, pr, proxied) })
 		wg.Wait()
 		if err := r.e.awaitGone(ps.c.ID, ds.c.ID); err != nil {
 			r.broken(fmt.Errorf("parity: client %d did not go away: %w", id, err))
@@ -180,8 +188,9 @@ func (r *runner) client(id int) {
 	}
 }
 
-// proxySide runs a script through the proxy, recording each step as it completes.
-func (r *runner) proxySide(s *side, pr *pair, w who, spec Spec) {
+// proxySide runs a script through the proxy, recording each step as it completes, and tells
+// the twin (proxied) that it may take it.
+func (r *runner) proxySide(s *side, pr *pair, w who, spec Spec, proxied chan<- struct{}) {
 	for _, step := range pr.steps {
 		if r.ctx.Err() != nil || pr.stopped() {
 			s.c.Quit()
@@ -212,6 +221,7 @@ func (r *runner) proxySide(s *side, pr *pair, w who, spec Spec) {
 			}
 		}
 		pr.put(true, o, seq)
+		proxied <- struct{}{}
 		if step.ends() || o.Lost != "" {
 			s.c.Close()
 			return
@@ -219,10 +229,11 @@ func (r *runner) proxySide(s *side, pr *pair, w who, spec Spec) {
 	}
 }
 
-// directSide runs the same script on the client's direct connection, idle gaps left out.
-func (r *runner) directSide(s *side, pr *pair) {
+// directSide runs the same script on the client's direct connection, idle gaps left out, each
+// step once the proxy side has taken it (until the proxy side ends).
+func (r *runner) directSide(s *side, pr *pair, proxied <-chan struct{}) {
 	for _, step := range pr.steps {
-		if r.ctx.Err() != nil || pr.stopped() {
+		if _, ok := <-proxied; !ok || r.ctx.Err() != nil || pr.stopped() {
 			s.c.Quit()
 			return
 		}
