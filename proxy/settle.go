@@ -303,7 +303,9 @@ func (s *Session) applyEffects(e *effects, next *sessionState, ok, partial bool)
 		for name := range e.userVars {
 			s.pendingVars = slices.DeleteFunc(s.pendingVars, func(n string) bool { return n == name })
 		}
-	} else if partial {
+	} else {
+		// Failed: a part before the error may have set them, and a statement the server refuses
+		// after parsing it has created them (NULL, typed by the parse).
 		for name := range e.userVars {
 			s.readBack(name)
 		}
