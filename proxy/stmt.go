@@ -174,10 +174,11 @@ func (s *Session) writePrepareOK(id uint32, m *stmtMeta) error {
 func (s *Session) prepareOn(be *backend.Conn, key, text, db string, under *sessionState) (*stmtMeta, error) {
 	var setUnder, setBack []byte
 	if cur := connState(be); cur != under {
-		// A collation the proxy does not know can be neither set nor set back: the statement is
-		// prepared in the connection's own state.
+		// A connection in a state no SET can put back (a collation the proxy does not know;
+		// status flags a routine's sql_mode left, which a SET sql_mode would put in step) is not
+		// switched: the statement is prepared in the connection's own state.
 		if have, want := parseVars(cur), parseVars(under); !maps.Equal(have.varsMap(), want.varsMap()) &&
-			!unknownCollations(have) && !unknownCollations(want) {
+			!s.modeFlagsOdd && !unknownCollations(have) && !unknownCollations(want) {
 			fresh := s.r.vars.get(s.pool.Addr()).freshValue("sql_mode")
 			ignoreSpace := be.Key.Flags&wire.ClientIgnoreSpace != 0
 			setUnder, _ = replaySQL(have, want, fresh, ignoreSpace)
