@@ -418,6 +418,17 @@ func (e *effects) onePrepare() {
 	}
 }
 
+// later records that a statement did to name what list says (create, open), undoing what an
+// earlier one of the same multi-statement did in other (drop, close): settle applies each list
+// as a whole, so DROP TEMPORARY TABLE t; CREATE TEMPORARY TABLE t must leave t recorded.
+func later(list, other []string, name string) ([]string, []string) {
+	other = slices.DeleteFunc(other, func(n string) bool { return n == name })
+	if !slices.Contains(list, name) {
+		list = append(list, name)
+	}
+	return list, other
+}
+
 // assignedVars lists the user variables the statement writes.
 func (e *effects) assignedVars() []string {
 	names := slices.Clone(e.assigned)
@@ -548,8 +559,12 @@ func (e *effects) merge(o *effects) {
 	if o.namesSet {
 		e.namesSet, e.names = true, o.names
 	}
-	e.tempCreate = append(e.tempCreate, o.tempCreate...)
-	e.tempDrop = append(e.tempDrop, o.tempDrop...)
+	for _, t := range o.tempDrop {
+		e.tempDrop, e.tempCreate = later(e.tempDrop, e.tempCreate, t)
+	}
+	for _, t := range o.tempCreate {
+		e.tempCreate, e.tempDrop = later(e.tempCreate, e.tempDrop, t)
+	}
 	e.tempUnknown = e.tempUnknown || o.tempUnknown
 	e.lockNames = append(e.lockNames, o.lockNames...)
 	e.lockUnknown = e.lockUnknown || o.lockUnknown
@@ -560,8 +575,12 @@ func (e *effects) merge(o *effects) {
 		e.unlockTables = false
 	}
 	e.unlockTables = e.unlockTables || o.unlockTables
-	e.handlerOpen = append(e.handlerOpen, o.handlerOpen...)
-	e.handlerClose = append(e.handlerClose, o.handlerClose...)
+	for _, h := range o.handlerClose {
+		e.handlerClose, e.handlerOpen = later(e.handlerClose, e.handlerOpen, h)
+	}
+	for _, h := range o.handlerOpen {
+		e.handlerOpen, e.handlerClose = later(e.handlerOpen, e.handlerClose, h)
+	}
 	e.xaEnd = e.xaEnd || o.xaEnd
 	if o.prepare != "" || o.deallocate != "" || o.pins&PinPrepare != 0 {
 		// Nested PREPAREs are not followed name by name: the names stay until reset.

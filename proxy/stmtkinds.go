@@ -76,7 +76,7 @@ func (p *parsers) planCreate(e *effects, q []byte, sc *stmtScan, ctx *analysisCt
 			e.pins |= PinTempTable
 			skipWords(&l, "IF", "NOT", "EXISTS")
 			if name, ok := tableNameAt(&l, ctx); ok {
-				e.tempCreate = append(e.tempCreate, name)
+				e.tempCreate, e.tempDrop = later(e.tempCreate, e.tempDrop, name)
 			} else {
 				e.tempUnknown = true
 			}
@@ -116,7 +116,7 @@ func (p *parsers) planDrop(e *effects, q []byte, ctx *analysisCtx) {
 		if !ok {
 			return // the temporary tables stay recorded: still pinned, which is safe
 		}
-		e.tempDrop = append(e.tempDrop, name)
+		e.tempDrop, e.tempCreate = later(e.tempDrop, e.tempCreate, name)
 		if !l.punct(l.next(), ',') {
 			return
 		}
@@ -150,9 +150,9 @@ func planHandler(e *effects, q []byte, ctx *analysisCtx) {
 				name = strings.ToLower(name)
 			}
 		}
-		e.handlerOpen = append(e.handlerOpen, name)
+		e.handlerOpen, e.handlerClose = later(e.handlerOpen, e.handlerClose, name)
 	case l.is(t, "CLOSE"):
-		e.handlerClose = append(e.handlerClose, name)
+		e.handlerClose, e.handlerOpen = later(e.handlerClose, e.handlerOpen, name)
 	case l.is(t, "READ"):
 	default:
 		e.pins |= PinUnknown
