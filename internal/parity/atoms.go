@@ -184,9 +184,12 @@ func (g *gen) warnAtom() atom {
 // prepNameAtom uses text-prepared statement names directly (the forms put atoms into them too).
 func (g *gen) prepNameAtom() atom {
 	name := oneOf(g, "s1", "s2", "s3")
-	switch g.pick(5) {
+	switch g.pick(6) {
 	case 0:
 		return atom{sql: "PREPARE " + name + " FROM 'SELECT ? + 1, @v1'", eff: func(g *gen) { g.prepared[name] = true }}
+	case 4:
+		// A text the proxy cannot read: what p_exec last ran (NULL, a refused PREPARE, before).
+		return atom{sql: "PREPARE " + name + " FROM @pq", eff: func(g *gen) { g.prepared[name] = true }}
 	case 1:
 		return atom{sql: "PREPARE " + name + " FROM 'SELECT 7 INTO @pv'", eff: func(g *gen) { g.prepared[name] = true }}
 	case 2:
