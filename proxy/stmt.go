@@ -99,8 +99,8 @@ func (s *Session) stmtPrepare(pkt []byte) error {
 		if meta != nil {
 			created = s.createdByPrepare(meta)
 		} else if err != nil {
-			failed := stmtMeta{db: s.db, query: []byte(text)}
-			created = failed.effects(&s.r.parsers, s.analysisCtx()).assignedVars()
+			refused := preparedEffectsOf(&s.r.parsers, s.analysisCtx(), s.db, []byte(text))
+			created = refused.assignedVars()
 		}
 		for _, name := range created {
 			s.readBack(name)

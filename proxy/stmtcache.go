@@ -29,12 +29,17 @@ type stmtMeta struct {
 // records its names as if the session had temporary tables (harmless when it has none).
 func (m *stmtMeta) effects(p *parsers, ctx *analysisCtx) *effects {
 	m.once.Do(func() {
-		c := *ctx
-		c.db, c.hasTemp, c.prepared = m.db, true, nil
-		e := p.effectsOf(m.query, &c)
+		e := preparedEffectsOf(p, ctx, m.db, m.query)
 		m.eff = &e
 	})
 	return m.eff
+}
+
+// preparedEffectsOf analyses q as a binary-protocol prepared statement's text, in database db.
+func preparedEffectsOf(p *parsers, ctx *analysisCtx, db string, q []byte) effects {
+	c := *ctx
+	c.db, c.hasTemp, c.prepared = db, true, nil
+	return p.effectsOf(q, &c)
 }
 
 // metaCache is a bounded LRU of statement metadata.
