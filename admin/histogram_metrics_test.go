@@ -94,7 +94,15 @@ func TestHistogramsPlaceAWait(t *testing.T) {
 	time.Sleep(550 * time.Millisecond) // the wait under test, not a synchronisation
 	mustExec(t, holder, "COMMIT")
 	client := <-took
-	after := f.scrape(t)
+	// A statement is observed once its answer's last byte is flushed, which can come after its
+	// client has read that answer: wait for the waiter's observation before judging.
+	var after map[string]*dto.MetricFamily
+	eventually(t, "the waiter's statement observed", func() (bool, string) {
+		after = f.scrape(t)
+		b0 := buckets(t, before, "mysqlmux_statement_duration_seconds", "command", "query")
+		b1 := buckets(t, after, "mysqlmux_statement_duration_seconds", "command", "query")
+		return b1[30]-b1[0.5] > b0[30]-b0[0.5], fmt.Sprint(b1)
+	})
 
 	for _, h := range []struct{ name, key, val string }{
 		{"mysqlmux_backend_wait_seconds", "backend", db.Addr},
