@@ -64,6 +64,9 @@ func (c *StmtCache) Remove(key string) (uint32, bool) {
 	return e.Value.(*stmtEntry).id, true
 }
 
+// Cap reports how many statements the cache holds at most.
+func (c *StmtCache) Cap() int { return c.max }
+
 // Len reports how many statements are cached.
 func (c *StmtCache) Len() int { return c.order.Len() }
 

@@ -134,6 +134,7 @@ type effects struct {
 	prepared     *effects // the effects of its text; nil when not known
 	deallocate   string
 	xaEnd        bool
+	xaIdle       bool // XA END: the connection refuses prepares until the transaction ends
 }
 
 func (e *effects) has(f uint32) bool { return e.feats&f != 0 }
@@ -380,6 +381,7 @@ func (p *parsers) statement(e *effects, q []byte, sc *stmtScan, ctx *analysisCtx
 	case kwXA:
 		e.pins |= PinXA
 		e.xaEnd = sc.secondIs(q, "COMMIT", "ROLLBACK")
+		e.xaIdle = sc.secondIs(q, "END")
 	case kwGet:
 		if !sc.has(featDiagnostics) {
 			e.pins |= PinUnknown
@@ -582,6 +584,7 @@ func (e *effects) merge(o *effects) {
 		e.handlerOpen, e.handlerClose = later(e.handlerOpen, e.handlerClose, h)
 	}
 	e.xaEnd = e.xaEnd || o.xaEnd
+	e.xaIdle = e.xaIdle || o.xaIdle
 	if o.prepare != "" || o.deallocate != "" || o.pins&PinPrepare != 0 {
 		// Nested PREPAREs are not followed name by name: the names stay until reset.
 		e.pins |= PinPrepare | PinUnknown

@@ -446,6 +446,11 @@ func (s *Session) forward(pkt []byte, shape respShape, e *effects) error {
 		s.c.Seq = 1
 		return s.c.WriteError(clientError(err))
 	}
+	if e != nil && e.xaIdle {
+		if err := s.prepareAllOn(be); err != nil {
+			return s.lost(err)
+		}
+	}
 	if e != nil && answersNeeded(e) {
 		pkt = s.withAnswers(pkt, s.actx.mode)
 	}

@@ -256,6 +256,50 @@ func (s *Session) prepareOn(be *backend.Conn, key, text, db string, under *sessi
 	return meta, nil
 }
 
+// prepareAllOn prepares on be, before an XA END, the session's statements be does not have (the
+// most recently prepared first, as many as be keeps): from XA END to the transaction's end the
+// server refuses COM_STMT_PREPARE (ERROR 1399), where a direct connection has every statement
+// its client prepared. A statement the server refuses now fails when executed, as it would
+// anyway. One that reads the session's answers is prepared with the present ones written in:
+// executed after they changed, it must be prepared again, and is refused (see the README).
+func (s *Session) prepareAllOn(be *backend.Conn) error {
+	ids := slices.Sorted(maps.Keys(s.stmts))
+	seen := make(map[string]bool)
+	ctx := s.analysisCtx()
+	for _, id := range slices.Backward(ids) {
+		if len(seen) >= be.Stmts.Cap() {
+			break
+		}
+		cs := s.stmts[id]
+		key, text := s.backendStmt(cs, cs.meta.effects(&s.r.parsers, ctx))
+		if seen[key] {
+			continue
+		}
+		seen[key] = true
+		if _, ok := be.Stmts.Get(key); ok {
+			continue
+		}
+		if _, err := s.prepareOn(be, key, text, cs.meta.db, cs.state); err != nil && !isServerError(err) {
+			return err
+		}
+	}
+	return nil
+}
+
+// backendStmt returns the key and text of the backend statement that executes cs, whose effects
+// are e: the one prepared in the state the client prepared it in (its key says which), as the
+// server's would be, whatever the state it runs in now; with the session's answers written in
+// when it reads them (a statement of its own on the backend).
+func (s *Session) backendStmt(cs *clientStmt, e *effects) (key, text string) {
+	key, text = cs.meta.key, cs.meta.text
+	if answersNeeded(e) {
+		if b, ok := rewriteReads(nil, cs.meta.query, s.actx.mode, s.sessionAnswer); ok {
+			key, text = key+"\x00answered\x00"+string(b), string(b)
+		}
+	}
+	return key, text
+}
+
 func isServerError(err error) bool {
 	var we *wire.Error
 	return errors.As(err, &we)
@@ -378,15 +422,7 @@ func (s *Session) stmtExecute(pkt []byte) error {
 		s.c.Seq = 1
 		return s.c.WriteError(clientError(err))
 	}
-	// The backend statement is the one prepared in the state the client prepared it in (its
-	// key says which), as the server's would be, whatever the state it runs in now.
-	key, text := cs.meta.key, cs.meta.text
-	if answersNeeded(e) {
-		// The session's answers written in: a statement of its own on the backend.
-		if b, ok := rewriteReads(nil, cs.meta.query, s.actx.mode, s.sessionAnswer); ok {
-			key, text = key+"\x00answered\x00"+string(b), string(b)
-		}
-	}
+	key, text := s.backendStmt(cs, e)
 	bid, ok := be.Stmts.Get(key)
 	if !ok {
 		_, err := s.prepareOn(be, key, text, cs.meta.db, cs.state)
