@@ -214,7 +214,9 @@ func (s *Session) prepareOn(be *backend.Conn, key, text, db string, under *sessi
 	}
 	if len(setUnder) > 0 {
 		if err := be.ReadOKOrErr(); err != nil {
-			return nil, fmt.Errorf("setting the state of a prepare: %w", err)
+			// Not a refusal of the statement (%v): the answers behind it are unread, so the
+			// connection is given up.
+			return nil, fmt.Errorf("setting the state of a prepare: %v", err)
 		}
 	}
 	var dbErr error
@@ -227,14 +229,17 @@ func (s *Session) prepareOn(be *backend.Conn, key, text, db string, under *sessi
 	meta, id, err := readPrepare(be)
 	if switchBack {
 		if rerr := be.ReadOKOrErr(); rerr != nil {
-			return nil, fmt.Errorf("restoring the database after a prepare: %w", rerr)
+			// Its home dropped meanwhile: the connection is in db, not where its label says;
+			// given up (%v), as for the state below.
+			return nil, fmt.Errorf("restoring the database after a prepare: %v", rerr)
 		}
 	} else if switchDB && dbErr == nil {
 		be.DB = db
 	}
 	if len(setBack) > 0 {
 		if rerr := be.ReadOKOrErr(); rerr != nil {
-			return nil, fmt.Errorf("restoring the state after a prepare: %w", rerr)
+			// The connection is left in a state the proxy does not record: given up (%v).
+			return nil, fmt.Errorf("restoring the state after a prepare: %v", rerr)
 		}
 	}
 	if err == nil && dbErr != nil {
