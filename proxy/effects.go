@@ -135,6 +135,8 @@ type effects struct {
 	deallocate   string
 	xaEnd        bool
 	xaIdle       bool // XA END: the connection refuses prepares until the transaction ends
+	savepoint    bool // SAVEPOINT
+	endsTx       bool // COMMIT, ROLLBACK (not ROLLBACK TO): no savepoint is left
 }
 
 func (e *effects) has(f uint32) bool { return e.feats&f != 0 }
@@ -311,6 +313,7 @@ func (p *parsers) statement(e *effects, q []byte, sc *stmtScan, ctx *analysisCtx
 		if sc.kw == kwSelect && sc.has(featDiagnostics) && !sc.has(featFrom) && sc.feats&^(featDiagnostics|featSelect) == 0 {
 			e.diagOnly = true
 		}
+		e.savepoint = e.savepoint || sc.kw == kwSavepoint
 	case kwShow:
 		e.diagOnly = sc.has(featDiagnostics)
 		if sf, ok := showWarningsForm(q); ok {
@@ -331,7 +334,9 @@ func (p *parsers) statement(e *effects, q []byte, sc *stmtScan, ctx *analysisCtx
 			e.compound = true
 		}
 	case kwCommit, kwRollback:
-		e.release = commitRelease(q, ctx)
+		var to bool
+		e.release, to = commitRelease(q, ctx)
+		e.endsTx = !to
 	case kwSet:
 		e.explains = true
 		if inner, vars, ok := setStatementInner(q, ctx); ok {
@@ -585,6 +590,7 @@ func (e *effects) merge(o *effects) {
 	}
 	e.xaEnd = e.xaEnd || o.xaEnd
 	e.xaIdle = e.xaIdle || o.xaIdle
+	e.savepoint = e.savepoint || o.savepoint
 	if o.prepare != "" || o.deallocate != "" || o.pins&PinPrepare != 0 {
 		// Nested PREPAREs are not followed name by name: the names stay until reset.
 		e.pins |= PinPrepare | PinUnknown

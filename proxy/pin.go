@@ -21,6 +21,7 @@ const (
 	PinHandler                                 // HANDLER ... OPEN; until each is closed
 	PinPrepare                                 // text PREPARE; until DEALLOCATE
 	PinXA                                      // XA transaction; until XA COMMIT / ROLLBACK
+	PinSavepoint                               // SAVEPOINT with autocommit off and no transaction open: no status shows it; until COMMIT, ROLLBACK, a transaction or autocommit
 	PinSequence                                // NEXTVAL/LASTVAL/SETVAL: values cached by the connection; until reset
 	PinRoutine                                 // CALL, a stored function, a compound statement: effects unseen; until reset
 	PinUnknown                                 // a statement the proxy does not understand; until reset
@@ -31,7 +32,7 @@ const (
 
 var pinNames = [...]string{"transaction", "transaction_characteristics", "status_unknown",
 	"user_variable", "temp_table", "lock_tables", "get_lock", "handler", "prepare", "xa",
-	"sequence", "routine", "unknown_statement", "untracked_state", "warnings", "found_rows"}
+	"savepoint", "sequence", "routine", "unknown_statement", "untracked_state", "warnings", "found_rows"}
 
 // nextStatementPins last through the next statement only. While a session holds its connection
 // only for these, it gives it back after a short idle grace (softPinGrace) rather than hold it

@@ -195,6 +195,11 @@ func (s *Session) setTransaction(st wire.Status) {
 	if st&wire.StatusInTrans != 0 {
 		s.pins |= PinTransaction
 	}
+	if st&(wire.StatusInTrans|wire.StatusAutocommit) != 0 {
+		// Savepoints belong to a transaction: this one's (whose end frees them), or, with
+		// autocommit on and none open, none.
+		s.pins &^= PinSavepoint
+	}
 	s.txReadOnly = st & wire.StatusInTransReadonly
 }
 
@@ -292,6 +297,14 @@ func (s *Session) applyEffects(e *effects, next *sessionState, ok, partial bool)
 	s.pins |= e.pins & (PinRoutine | PinUnknown | PinSequence)
 	if ran {
 		s.pins |= e.pins & (PinLockTables | PinXA | PinUntracked)
+	}
+	// A SAVEPOINT with autocommit off and no transaction open keeps a savepoint that no status
+	// shows (ROLLBACK TO it works until the transaction this mode opens ends).
+	if out := &s.relay.out; ran && e.savepoint && !(out.statusKnown && out.status&(wire.StatusInTrans|wire.StatusAutocommit) != 0) {
+		s.pins |= PinSavepoint
+	}
+	if ok && e.endsTx && !e.multi {
+		s.pins &^= PinSavepoint
 	}
 	// User variables: exact values when the statement succeeded as a whole; read back from
 	// the server otherwise (gather), and always for values the text does not give.

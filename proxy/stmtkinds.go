@@ -286,16 +286,16 @@ func planCall(e *effects, q []byte, ctx *analysisCtx) {
 	}
 }
 
-// commitRelease reports whether a COMMIT or ROLLBACK ends the connection (... RELEASE).
-func commitRelease(q []byte, ctx *analysisCtx) bool {
+// commitRelease reports whether a COMMIT or ROLLBACK ends the connection (... RELEASE), and
+// whether it is a ROLLBACK TO a savepoint, which ends no transaction.
+func commitRelease(q []byte, ctx *analysisCtx) (release, to bool) {
 	l := lexer{q: q, mode: ctx.mode}
 	var prev token
 	for t := l.next(); t.kind != tokEnd; prev, t = t, l.next() {
-		if l.is(t, "RELEASE") && !l.is(prev, "NO") {
-			return true
-		}
+		release = release || l.is(t, "RELEASE") && !l.is(prev, "NO")
+		to = to || l.is(t, "TO")
 	}
-	return false
+	return release && !to, to
 }
 
 // setStatementInner returns the statement of SET STATEMENT var = value, ... FOR statement, and
