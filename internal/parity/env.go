@@ -70,19 +70,6 @@ func (e *env) both(stmts ...string) error {
 	return nil
 }
 
-// tryBoth runs q as root on both servers, whatever it answers.
-func (e *env) tryBoth(q string) {
-	e.tryOn(0, q)
-	e.tryOn(1, q)
-}
-
-// tryOn runs q as root on the proxied (0) or the direct (1) server, whatever it answers.
-func (e *env) tryOn(i int, q string) {
-	e.adminMu.Lock()
-	defer e.adminMu.Unlock()
-	e.admins[i].c.Query(q)
-}
-
 // fixture drops and recreates the databases with the objects of clients ids.
 func (e *env) fixture(ids []int) error {
 	e.adminMu.Lock()
@@ -226,6 +213,31 @@ func (e *env) awaitProxyGone(pid uint32) error {
 }
 
 func (e *env) awaitDirectGone(did uint32) error { return e.awaitThreadGone(1, did) }
+
+// endXA rolls back the XA transaction x that a client which left may have left prepared on the
+// proxied (0) or direct (1) server. It outlives the connection, detached once the server thread
+// ends, which can come after the proxy forgot the client (the proxy closes that connection; the
+// server sees it later): until then a rollback from elsewhere is refused. It holds its row locks
+// meanwhile, so the next generation's writes would wait for them.
+func (e *env) endXA(server int, x string) error {
+	return e.poll(func() (bool, error) {
+		e.adminMu.Lock()
+		defer e.adminMu.Unlock()
+		a := e.admins[server]
+		o := a.c.Query("XA RECOVER")
+		if o.Err != nil || o.Lost != "" || len(o.Results) != 1 {
+			return false, fmt.Errorf("parity: XA RECOVER: %s", o.Short())
+		}
+		if !slices.ContainsFunc(o.Results[0].Rows, func(row string) bool {
+			f := splitRow(row) // formatID, gtrid_length, bqual_length, data
+			return len(f) == 4 && f[3] == x
+		}) {
+			return true, nil
+		}
+		a.c.Query("XA ROLLBACK " + quote(x))
+		return false, fmt.Errorf("parity: XA transaction %s still prepared", x)
+	})
+}
 
 // awaitThreadGone waits until thread id is gone from the proxied (0) or direct (1) server.
 func (e *env) awaitThreadGone(server int, id uint32) error {

@@ -195,7 +195,9 @@ func (rp *replayer) login(rc *rclient) (s, ref *side, err error) {
 		if err := rp.e.awaitProxyGone(p.pid.Load()); err != nil {
 			return nil, nil, err
 		}
-		rp.e.tryOn(0, fmt.Sprintf("XA ROLLBACK '%s'", namesFor(p.cl.Spec.ID).X))
+		if err := rp.e.endXA(0, namesFor(p.cl.Spec.ID).X); err != nil {
+			return nil, nil, err
+		}
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), cleanupWait)
 	defer cancel()
@@ -272,7 +274,9 @@ func (rp *replayer) directLogin(rc *rclient) (*side, error) {
 				return nil, err
 			}
 		}
-		rp.e.tryOn(1, fmt.Sprintf("XA ROLLBACK '%s'", namesFor(p.cl.Spec.ID).X))
+		if err := rp.e.endXA(1, namesFor(p.cl.Spec.ID).X); err != nil {
+			return nil, err
+		}
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), cleanupWait)
 	defer cancel()

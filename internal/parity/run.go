@@ -175,7 +175,12 @@ func (r *runner) client(id int) {
 		}
 		// An XA transaction left prepared outlives the connection: the next generation must
 		// not find it.
-		r.e.tryBoth(fmt.Sprintf("XA ROLLBACK '%s'", namesFor(id).X))
+		for server := range 2 {
+			if err := r.e.endXA(server, namesFor(id).X); err != nil {
+				r.broken(err)
+				return
+			}
+		}
 		if pr.stopped() {
 			// The sides stopped at different steps: start the next generation from equal tables.
 			// Once both sessions are gone nothing may hold a lock on them.
