@@ -266,7 +266,10 @@ func (s *Session) prepareOn(be *backend.Conn, key, text, db string, under *sessi
 // server refuses COM_STMT_PREPARE (ERROR 1399), where a direct connection has every statement
 // its client prepared. A statement the server refuses now fails when executed, as it would
 // anyway. One that reads the session's answers is prepared with the present ones written in:
-// executed after they changed, it must be prepared again, and is refused (see the README).
+// executed after they changed, it must be prepared again, and is refused (see the README). One
+// that assigns user variables is left out: preparing it gives them its parameters' type
+// (`SELECT @v := ?` makes @v binary), which a direct connection's prepare did before they had a
+// value.
 func (s *Session) prepareAllOn(be *backend.Conn) error {
 	ids := slices.Sorted(maps.Keys(s.stmts))
 	seen := make(map[string]bool)
@@ -276,7 +279,11 @@ func (s *Session) prepareAllOn(be *backend.Conn) error {
 			break
 		}
 		cs := s.stmts[id]
-		key, text := s.backendStmt(cs, cs.meta.effects(&s.r.parsers, ctx))
+		e := cs.meta.effects(&s.r.parsers, ctx)
+		if len(e.assignedVars()) > 0 {
+			continue // a prepare sets the type of the variables it assigns
+		}
+		key, text := s.backendStmt(cs, e)
 		if seen[key] {
 			continue
 		}
