@@ -168,8 +168,13 @@ func (s *Session) info() ClientInfo {
 func (s *Session) wake() { s.c.Wake() }
 
 // abort closes the client and the held backend connection, ending whatever the session does.
+// Under killMu, as unhold clears held before the connection goes back: a connection read from
+// held a moment before could otherwise be closed in the hands of the client that borrowed it
+// next.
 func (s *Session) abort() {
 	_ = s.c.Close()
+	s.killMu.Lock()
+	defer s.killMu.Unlock()
 	if be := s.held.Load(); be != nil {
 		_ = be.Close()
 	}
