@@ -3,6 +3,7 @@ package proxy
 import (
 	"bytes"
 	"strconv"
+	"strings"
 )
 
 // Some values a statement reads belong to the session but live on a connection it no longer
@@ -223,10 +224,53 @@ func rewriteReads(dst, q []byte, mode lexMode, ans answer) ([]byte, bool) {
 		after := nt.kind == tokEnd || l.punct(nt, ',') || l.punct(nt, ';') || l.punct(nt, ')') ||
 			selectListEnd[string(l.upper(nt, &word))]
 		if before && after {
-			dst = append(append(append(dst, " AS `"...), bytes.ReplaceAll(q[start:end], []byte("`"), []byte("``"))...), '`')
+			name := itemName(q, &l, prev, start, end)
+			dst = append(append(append(dst, " AS `"...), bytes.ReplaceAll(name, []byte("`"), []byte("``"))...), '`')
 		}
 	}
 	return finish(dst, q, copied, found)
+}
+
+// itemName is the name MariaDB gives the select item whose read spans q[start:end] (prev is the
+// token before it). After a comma the name starts at the first character that is not a space,
+// so comments before the item are part of it (`SELECT 1, /* c */ @@warning_count` names the
+// second column "/* c */ @@warning_count"), in the text as the server's lexer passes it on:
+// without the markers of versioned comments (`/*!`, `/*M!` and their version). After SELECT or
+// a modifier the name starts at the item.
+func itemName(q []byte, l *lexer, prev token, start, end int) []byte {
+	if !l.punct(prev, ',') {
+		return q[start:end]
+	}
+	var name []byte
+	for i := prev.end; i < end; {
+		if n := versionedOpener(q[i:end]); n > 0 {
+			i += n
+			continue
+		}
+		if len(name) > 0 || !strings.ContainsRune(" \t\n\r\f\v", rune(q[i])) {
+			name = append(name, q[i])
+		}
+		i++
+	}
+	return name
+}
+
+// versionedOpener returns the length of the versioned-comment marker b starts with (`/*!`,
+// `/*M!`, and the version digits after it), 0 if none.
+func versionedOpener(b []byte) int {
+	var n int
+	switch {
+	case bytes.HasPrefix(b, []byte("/*!")):
+		n = 3
+	case bytes.HasPrefix(b, []byte("/*M!")):
+		n = 4
+	default:
+		return 0
+	}
+	for n < len(b) && b[n] >= '0' && b[n] <= '9' {
+		n++
+	}
+	return n
 }
 
 func finish(dst, q []byte, copied int, found bool) ([]byte, bool) {
