@@ -3,7 +3,6 @@ package proxy
 import (
 	"bytes"
 	"strconv"
-	"strings"
 )
 
 // Some values a statement reads belong to the session but live on a connection it no longer
@@ -243,34 +242,18 @@ func itemName(q []byte, l *lexer, prev token, start, end int) []byte {
 	}
 	var name []byte
 	for i := prev.end; i < end; {
-		if n := versionedOpener(q[i:end]); n > 0 {
-			i += n
-			continue
+		if q[i] == '/' && i+1 < end && q[i+1] == '*' {
+			if n := executableCommentStart(q[i:end]); n > 0 {
+				i += n
+				continue
+			}
 		}
-		if len(name) > 0 || !strings.ContainsRune(" \t\n\r\f\v", rune(q[i])) {
+		if len(name) > 0 || !isSpace(q[i]) {
 			name = append(name, q[i])
 		}
 		i++
 	}
 	return name
-}
-
-// versionedOpener returns the length of the versioned-comment marker b starts with (`/*!`,
-// `/*M!`, and the version digits after it), 0 if none.
-func versionedOpener(b []byte) int {
-	var n int
-	switch {
-	case bytes.HasPrefix(b, []byte("/*!")):
-		n = 3
-	case bytes.HasPrefix(b, []byte("/*M!")):
-		n = 4
-	default:
-		return 0
-	}
-	for n < len(b) && b[n] >= '0' && b[n] <= '9' {
-		n++
-	}
-	return n
 }
 
 func finish(dst, q []byte, copied int, found bool) ([]byte, bool) {
