@@ -170,7 +170,8 @@ func (f *Fleet) online(now time.Time, lease clientv3.LeaseID, renewed time.Time)
 		}
 	}
 
-	raised := false
+	raised := false // an entry of this instance grows
+	rise := false   // a pool's limit is to rise: only against a table etcd confirms is current
 	for addr, s := range f.shares {
 		s.entry = tbl[addr][f.id].Grant
 		s.target = 0
@@ -185,8 +186,12 @@ func (f *Fleet) online(now time.Time, lease clientv3.LeaseID, renewed time.Time)
 		}
 		// The pool never holds more than the table grants (its own entry, possibly kept from a
 		// previous run of this instance), more than it should keep, nor more than the others'
-		// entries leave free (an entry kept from before a partition may not fit any more).
-		s.setLimit(min(s.entry, s.target, room(next, addr, f.id, fleetCap)))
+		// entries leave free (an entry kept from before a partition may not fit any more). The
+		// mirror may be stale (just reconnected, its watch not caught up): a limit is lowered
+		// now, raised only after the transaction below confirmed the table it was read from.
+		want := min(s.entry, s.target, room(next, addr, f.id, fleetCap))
+		rise = rise || want > s.limit
+		s.setLimit(min(want, s.limit))
 		switch {
 		case s.entry > s.target:
 			// Lowered only as far as the connections are closed: the rest is not free yet.
@@ -201,11 +206,12 @@ func (f *Fleet) online(now time.Time, lease clientv3.LeaseID, renewed time.Time)
 		}
 	}
 	f.dropRemoved(next)
-	if tablesEqual(next, tbl) {
+	changed := !tablesEqual(next, tbl)
+	if !changed && !rise {
 		return
 	}
 	needLease := lease
-	if !raised {
+	if !raised && !rise {
 		needLease = 0
 	}
 	// Never past the point where, cut off, this instance must be lowered already.
@@ -216,7 +222,11 @@ func (f *Fleet) online(now time.Time, lease clientv3.LeaseID, renewed time.Time)
 	ctx, cancel := context.WithDeadline(f.ctx, deadline)
 	defer cancel()
 	f.mu.Unlock()
-	err = f.writeTable(ctx, next, grants.modRev, needLease, gone)
+	if changed {
+		err = f.writeTable(ctx, next, grants.modRev, needLease, gone)
+	} else {
+		err = f.confirmTable(ctx, grants.modRev, needLease)
+	}
 	f.mu.Lock()
 	if err != nil {
 		return
@@ -305,6 +315,22 @@ func (f *Fleet) writeTable(ctx context.Context, t table, rev int64, lease client
 		return errConflict
 	}
 	f.mir.put(key, kv{value: data, modRev: resp.Header.Revision, createRev: max(rev, resp.Header.Revision)})
+	return nil
+}
+
+// confirmTable checks, writing nothing, that the grant table is still the one read at rev and
+// that this instance's member key is on lease: the table the mirror holds is then current.
+func (f *Fleet) confirmTable(ctx context.Context, rev int64, lease clientv3.LeaseID) error {
+	resp, err := f.cli.Txn(ctx).If(
+		clientv3.Compare(clientv3.ModRevision(f.keys.grants()), "=", rev),
+		clientv3.Compare(clientv3.LeaseValue(f.keys.member(f.id)), "=", lease),
+	).Commit()
+	if err != nil {
+		return err
+	}
+	if !resp.Succeeded {
+		return errConflict
+	}
 	return nil
 }
 

@@ -4,7 +4,8 @@
 // (records.go) holds each instance's share, changed only by transactions, so the shares never
 // add up to more than the budget: an instance lowers its own pool and waits until it holds no
 // more connections than its new share before it writes the lower share, and another raises its
-// own only into what the table shows free. See the README's "A fleet of proxies".
+// own only into what the table shows free, once a transaction confirmed that table is current
+// (its copy may lag). See the README's "A fleet of proxies".
 package cluster
 
 import (
