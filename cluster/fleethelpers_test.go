@@ -273,6 +273,21 @@ func waitFor(t *testing.T, what string, limit time.Duration, cond func() bool) t
 	return time.Since(start)
 }
 
+// heldFor is cond, true only once it has been true on every poll for d.
+func heldFor(d time.Duration, cond func() bool) func() bool {
+	var since time.Time
+	return func() bool {
+		if !cond() {
+			since = time.Time{}
+			return false
+		}
+		if since.IsZero() {
+			since = time.Now()
+		}
+		return time.Since(since) >= d
+	}
+}
+
 func describe(ms ...*member) string {
 	s := ""
 	for _, m := range ms {
