@@ -187,22 +187,23 @@ func (s *Server) launch() error {
 		return fmt.Errorf("etcdtest: %w", err)
 	}
 	s.cmd, s.exited = cmd, make(chan struct{})
-	ready := make(chan bool, 1)
+	// The waiter has its own signal: with both receiving from ready, the waiter could take the
+	// answer, and a server ready in a second was waited for startTimeout.
+	ready, scanned := make(chan bool, 1), make(chan struct{})
 	go func() {
 		sc := bufio.NewScanner(stdout)
-		ok := sc.Scan() && sc.Text() == "ready"
-		ready <- ok
+		ready <- sc.Scan() && sc.Text() == "ready"
+		close(scanned)
 		_, _ = io.Copy(io.Discard, stdout)
 	}()
 	go func(cmd *exec.Cmd, exited chan struct{}) {
-		<-ready // Wait closes stdout: let the reader see "ready" first
+		<-scanned // Wait closes stdout: let the reader see "ready" first
 		_ = cmd.Wait()
 		close(exited)
 	}(cmd, s.exited)
 	why := "exited before it was ready"
 	select {
 	case ok := <-ready:
-		ready <- ok // for the waiter
 		if ok {
 			return nil
 		}
