@@ -146,6 +146,11 @@ func (s *Session) answerKeptCount(errorsOnly, binaryRow bool) error {
 	if errorsOnly {
 		n, name = s.warnings.errorCount, "@@session.error_count"
 	}
+	// The server runs it as a SELECT of one row: FOUND_ROWS() is 1 and ROW_COUNT() -1 after it,
+	// values the connection the session holds (if any) does not have.
+	v := &s.values
+	v.foundRows, v.foundRowsHere, v.rowCount, v.rowCountHere = 1, false, -1, false
+	v.unsure &^= unsureFoundRows | unsureRowCount
 	col := wire.Column{Name: []byte(name), Charset: 63, Length: 21, Type: wire.TypeLongLong, Flags: 0xa0}
 	var row []byte
 	if binaryRow {
