@@ -222,11 +222,11 @@ func (f *Fleet) online(now time.Time, lease clientv3.LeaseID, renewed time.Time)
 	ctx, cancel := context.WithDeadline(f.ctx, deadline)
 	defer cancel()
 	f.mu.Unlock()
+	var put table // nil: only confirm that the table read is current
 	if changed {
-		err = f.writeTable(ctx, next, grants.modRev, needLease, gone)
-	} else {
-		err = f.confirmTable(ctx, grants.modRev, needLease)
+		put = next
 	}
+	err = f.writeTable(ctx, put, grants.modRev, needLease, gone)
 	f.mu.Lock()
 	if err != nil {
 		return
@@ -291,14 +291,12 @@ func (f *Fleet) dropRemoved(next table) {
 	}
 }
 
-// writeTable replaces the grant table read at rev. With lease, it checks that this instance's
-// member key is still on its lease (a grant grows only for a live member); it checks that the
-// departed instances in gone still have no member key.
+// writeTable replaces the grant table read at rev with t; t nil writes nothing and only checks
+// that the table is still the one read at rev (the mirror's copy is then current). With lease,
+// it checks that this instance's member key is still on its lease (a grant grows, and a pool's
+// limit rises, only for a live member); it checks that the departed instances in gone still
+// have no member key.
 func (f *Fleet) writeTable(ctx context.Context, t table, rev int64, lease clientv3.LeaseID, gone []string) error {
-	data, err := json.Marshal(t)
-	if err != nil {
-		return err
-	}
 	key := f.keys.grants()
 	cmps := []clientv3.Cmp{clientv3.Compare(clientv3.ModRevision(key), "=", rev)}
 	if lease != 0 {
@@ -307,29 +305,24 @@ func (f *Fleet) writeTable(ctx context.Context, t table, rev int64, lease client
 	for _, id := range gone {
 		cmps = append(cmps, clientv3.Compare(clientv3.CreateRevision(f.keys.member(id)), "=", 0))
 	}
-	resp, err := f.cli.Txn(ctx).If(cmps...).Then(clientv3.OpPut(key, string(data))).Commit()
+	var data []byte
+	var ops []clientv3.Op
+	if t != nil {
+		var err error
+		if data, err = json.Marshal(t); err != nil {
+			return err
+		}
+		ops = append(ops, clientv3.OpPut(key, string(data)))
+	}
+	resp, err := f.cli.Txn(ctx).If(cmps...).Then(ops...).Commit()
 	if err != nil {
 		return err
 	}
 	if !resp.Succeeded {
 		return errConflict
 	}
-	f.mir.put(key, kv{value: data, modRev: resp.Header.Revision, createRev: max(rev, resp.Header.Revision)})
-	return nil
-}
-
-// confirmTable checks, writing nothing, that the grant table is still the one read at rev and
-// that this instance's member key is on lease: the table the mirror holds is then current.
-func (f *Fleet) confirmTable(ctx context.Context, rev int64, lease clientv3.LeaseID) error {
-	resp, err := f.cli.Txn(ctx).If(
-		clientv3.Compare(clientv3.ModRevision(f.keys.grants()), "=", rev),
-		clientv3.Compare(clientv3.LeaseValue(f.keys.member(f.id)), "=", lease),
-	).Commit()
-	if err != nil {
-		return err
-	}
-	if !resp.Succeeded {
-		return errConflict
+	if t != nil {
+		f.mir.put(key, kv{value: data, modRev: resp.Header.Revision, createRev: max(rev, resp.Header.Revision)})
 	}
 	return nil
 }

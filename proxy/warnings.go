@@ -146,11 +146,7 @@ func (s *Session) answerKeptCount(errorsOnly, binaryRow bool) error {
 	if errorsOnly {
 		n, name = s.warnings.errorCount, "@@session.error_count"
 	}
-	// The server runs it as a SELECT of one row: FOUND_ROWS() is 1 and ROW_COUNT() -1 after it,
-	// values the connection the session holds (if any) does not have.
-	v := &s.values
-	v.foundRows, v.foundRowsHere, v.rowCount, v.rowCountHere = 1, false, -1, false
-	v.unsure &^= unsureFoundRows | unsureRowCount
+	s.answeredShow(true)
 	col := wire.Column{Name: []byte(name), Charset: 63, Length: 21, Type: wire.TypeLongLong, Flags: 0xa0}
 	var row []byte
 	if binaryRow {
@@ -168,9 +164,21 @@ func (s *Session) answerKeptCount(errorsOnly, binaryRow bool) error {
 	return s.c.Flush()
 }
 
+// answeredShow records what the server's own SHOW WARNINGS or ERRORS would have left, which an
+// answer from the copy does not run on any connection: ROW_COUNT() -1; after the COUNT(*) form,
+// a one-row SELECT there, FOUND_ROWS() 1 (the list leaves it; checked on MariaDB 10.11).
+func (s *Session) answeredShow(count bool) {
+	v := &s.values
+	v.rowCount, v.rowCountHere, v.unsure = -1, false, v.unsure&^unsureRowCount
+	if count {
+		v.foundRows, v.foundRowsHere, v.unsure = 1, false, v.unsure&^unsureFoundRows
+	}
+}
+
 // answerKeptWarnings answers SHOW WARNINGS (or SHOW ERRORS: the rows at level Error), within
 // its LIMIT, from the copy, in binary rows for a COM_STMT_EXECUTE.
 func (s *Session) answerKeptWarnings(sf showForm, binaryRows bool) error {
+	s.answeredShow(false)
 	kw := s.warnings
 	var cols []wire.Column
 	if binaryRows {
