@@ -166,6 +166,13 @@ func writeTable(w io.Writer, sums []Summary) error {
 		}
 		return us(s.Process.CPUPerQuery)
 	})
+	// Round by round (each pair of rounds ran back to back): the median ratio, and the range.
+	line("CPU/query paired", func(r *Ratios) float64 { return r.CPUPairedMedian }, func(s *Summary) string {
+		if s.VsFirst == nil || s.VsFirst.CPUPairedMedian == 0 {
+			return "-"
+		}
+		return fmt.Sprintf("%.2f–%.2f", s.VsFirst.CPUPairedMin, s.VsFirst.CPUPairedMax)
+	})
 	line("target RSS/conn", func(r *Ratios) float64 { return r.RSSPerClient }, func(s *Summary) string {
 		if s.Process == nil {
 			return "-"

@@ -1,6 +1,9 @@
 package bench
 
-import "time"
+import (
+	"slices"
+	"time"
+)
 
 // Summary is a Result reduced to figures: what mysqlmux-bench prints, and its -json output.
 // Rates divide totals over every round by the measured time of every round.
@@ -20,7 +23,8 @@ type Summary struct {
 	TPS              float64        `json:"tps,omitempty"`              // transactional workloads
 	ConnectsPerSec   float64        `json:"connects_per_sec,omitempty"` // connect-churn
 	RoundQPS         []float64      `json:"round_qps"`
-	Latency          Percentiles    `json:"latency_us"` // per operation: a query, a transaction, or a connect-query-disconnect
+	RoundCPUPerQuery []float64      `json:"round_cpu_us_per_query,omitempty"` // -target-pid (0: a round not sampled)
+	Latency          Percentiles    `json:"latency_us"`                       // per operation: a query, a transaction, or a connect-query-disconnect
 	Connect          Percentiles    `json:"connect_us"`
 	Connects         uint64         `json:"connects"`
 	ErrorCount       int64          `json:"error_count"`
@@ -90,6 +94,13 @@ type Ratios struct {
 	CPUPerQuery  float64 `json:"cpu_us_per_query,omitempty"`
 	RSSPerClient float64 `json:"rss_bytes_per_connection,omitempty"`
 	MBPerSec     float64 `json:"mb_per_sec,omitempty"`
+	// Rounds run in pairs (A B A B …): the median and the range over pairs of the ratio of CPU
+	// per query within a pair. Machine noise that lasts longer than a round (another tenant's
+	// load, CPU frequency) moves both rounds of a pair alike, so the median is the steadier
+	// figure of the two; the range says how far single pairs strayed.
+	CPUPairedMedian float64 `json:"cpu_us_per_query_paired_median,omitempty"`
+	CPUPairedMin    float64 `json:"cpu_us_per_query_paired_min,omitempty"`
+	CPUPairedMax    float64 `json:"cpu_us_per_query_paired_max,omitempty"`
 }
 
 // Summarize reduces results to figures; every result after the first gets its ratios to the first,
@@ -150,6 +161,9 @@ func (r *Result) summary() Summary {
 		bytes += rd.Bytes
 		selfCPU += rd.SelfCPU
 		s.RoundQPS = append(s.RoundQPS, per(float64(rd.Queries), rd.Elapsed.Seconds()))
+		if r.Target.PID != 0 { // a round not sampled has no TargetCPU: 0
+			s.RoundCPUPerQuery = append(s.RoundCPUPerQuery, per(float64(rd.TargetCPU)/1e3, float64(rd.Queries)))
+		}
 		if rd.Sampled {
 			sampled++
 			targetCPU += rd.TargetCPU
@@ -244,8 +258,30 @@ func ratios(first, s *Summary) *Ratios {
 	if first.Process != nil && s.Process != nil {
 		r.CPUPerQuery = per(s.Process.CPUPerQuery, first.Process.CPUPerQuery)
 		r.RSSPerClient = per(s.Process.RSSPerClient, first.Process.RSSPerClient)
+		r.CPUPairedMedian, r.CPUPairedMin, r.CPUPairedMax = paired(first.RoundCPUPerQuery, s.RoundCPUPerQuery)
 	}
 	return r
+}
+
+// paired returns the median, the least and the greatest of b[i] / a[i] over the rounds both
+// sampled (zeros when none did).
+func paired(a, b []float64) (median, lo, hi float64) {
+	var rs []float64
+	for i := range min(len(a), len(b)) {
+		if a[i] > 0 && b[i] > 0 {
+			rs = append(rs, b[i]/a[i])
+		}
+	}
+	if len(rs) == 0 {
+		return 0, 0, 0
+	}
+	slices.Sort(rs)
+	n := len(rs)
+	median = rs[n/2]
+	if n%2 == 0 {
+		median = (rs[n/2-1] + rs[n/2]) / 2
+	}
+	return median, rs[0], rs[n-1]
 }
 
 // per divides, giving 0 rather than Inf or NaN for a zero divisor.

@@ -4,7 +4,8 @@
 # of one run against one throwaway MariaDB. For each workload it prints the share of statements
 # whose backend connection went back to the pool (borrows per statement, from each proxy's
 # SHOW STATS), the sessions pinned at the end, and CPU per query of each proxy (mysqlmux-bench
-# -compare -target-pid; ratios new / old). WORKLOADS picks some. Everything it starts is stopped by
+# -compare -target-pid; ratios new / old, of the totals and paired round by round). WORKLOADS
+# picks some; BASE=HEAD is a check of the method (both proxies alike: ratios near 1). Everything it starts is stopped by
 # PID at the end.
 set -euo pipefail
 
