@@ -5,7 +5,8 @@
 # whose backend connection went back to the pool (borrows per statement, from each proxy's
 # SHOW STATS), the sessions pinned at the end, and CPU per query of each proxy (mysqlmux-bench
 # -compare -target-pid; ratios new / old, of the totals and paired round by round). WORKLOADS
-# picks some; BASE=HEAD is a check of the method (both proxies alike: ratios near 1). Everything it starts is stopped by
+# picks some; BASE=HEAD is a check of the method (both proxies alike: ratios near 1); PROFILE=1
+# adds each proxy's CPU per query from perf samples (see profile_start). Everything it starts is stopped by
 # PID at the end.
 set -euo pipefail
 
@@ -24,9 +25,11 @@ source scripts/mariadb-lib.sh
 db_pid=
 old_pid=
 new_pid=
+perf_pids=()
 cleanup() {
 	[[ -n $old_pid ]] && stop_pid "$old_pid" 10
 	[[ -n $new_pid ]] && stop_pid "$new_pid" 10
+	[[ ${#perf_pids[@]} -gt 0 ]] && kill -INT "${perf_pids[@]}" 2>/dev/null
 	[[ -n $db_pid ]] && stop_pid "$db_pid" 30
 	git worktree remove --force "$RUN_DIR/base" >/dev/null 2>&1 || true
 	rm -rf "$RUN_DIR"
@@ -76,6 +79,32 @@ stat() { # stat ADMIN_PORT NAME: a SHOW STATS counter
 	"$CLIENT" --no-defaults -h127.0.0.1 -P"$1" -uadmin -padmin -N -e 'SHOW STATS' | awk -v n="$2" '$1 == n { print $2 }'
 }
 pinned() { "$CLIENT" --no-defaults -h127.0.0.1 -P"$1" -uadmin -padmin -N -e 'SHOW CLIENTS' | awk -F'\t' '$6 != "" { n++ } END { print n + 0 }'; }
+# PROFILE=1: each proxy also runs under `perf record -e cpu-clock` (a software clock: no hardware
+# counters needed), and its samples per query are split into the kernel's, the runtime's and
+# mysqlmux's own code. Only the proxy being measured runs a round, so each profile holds its own
+# rounds (and warm-ups): per query, a steadier figure than CPU time on a shared machine.
+profile_start() { # profile_start WORKLOAD
+	local v pid
+	for v in old new; do
+		pid=$([[ $v == old ]] && echo "$old_pid" || echo "$new_pid")
+		perf record -q -e cpu-clock -F 997 -p "$pid" -o "$RUN_DIR/$1.$v.perf" 2>/dev/null &
+		perf_pids+=($!)
+	done
+	sleep 2 # perf attaches to the threads before the first round
+}
+profile_stop() {
+	kill -INT "${perf_pids[@]}"
+	wait "${perf_pids[@]}" || true
+	perf_pids=()
+}
+profile_line() { # profile_line old|new WORKLOAD QUERIES: µs per query at 997 samples a second
+	perf report -i "$RUN_DIR/$2.$1.perf" --sort dso,sym -g none -n --stdio 2>/dev/null | grep -E '^ +[0-9]' |
+		awk -v v="$1" -v q="$3" '{ n = $2; t += n }
+			$3 == "[kernel.kallsyms]" { k += n; next }
+			$NF ~ /^github.com\/mysqlmux\// { m += n; next }
+			{ r += n }
+			END { f = 1e6 / 997 / q; printf "    perf %s: %.2f µs/query: kernel %.2f, mysqlmux code %.2f, runtime and libraries %.2f\n", v, t * f, k * f, m * f, r * f }'
+}
 bench() { "$RUN_DIR/mysqlmux-bench" -user app -password secret -db test -progress 0 "$@"; }
 
 bench -addr "127.0.0.1:$DB_PORT" -workload point-select -prepare >/dev/null
@@ -85,12 +114,18 @@ printf '%-14s %22s %22s\n' workload "old: released/stmt" "new: released/stmt"
 for w in ${WORKLOADS:-point-select read-only read-write orm-mix prepared large-result}; do
 	oq0=$(stat "$OLD_ADMIN" queries) ob0=$(stat "$OLD_ADMIN" borrows)
 	nq0=$(stat "$NEW_ADMIN" queries) nb0=$(stat "$NEW_ADMIN" borrows)
+	[[ -n ${PROFILE:-} ]] && profile_start "$w"
 	bench -compare "127.0.0.1:$OLD_PORT,127.0.0.1:$NEW_PORT" -target-pid "$old_pid,$new_pid" \
 		-workload "$w" -clients "$CLIENTS" -duration "${TIME}s" -rounds "$ROUNDS" >"$RUN_DIR/$w.out"
+	[[ -n ${PROFILE:-} ]] && profile_stop
 	oq=$(($(stat "$OLD_ADMIN" queries) - oq0)) ob=$(($(stat "$OLD_ADMIN" borrows) - ob0))
 	nq=$(($(stat "$NEW_ADMIN" queries) - nq0)) nb=$(($(stat "$NEW_ADMIN" borrows) - nb0))
 	awk -v w="$w" -v oq="$oq" -v ob="$ob" -v nq="$nq" -v nb="$nb" \
 		'BEGIN { printf "%-14s %21.1f%% %21.1f%%\n", w, 100 * ob / oq, 100 * nb / nq }'
 	sed 's/^/    /' "$RUN_DIR/$w.out"
+	if [[ -n ${PROFILE:-} ]]; then
+		profile_line old "$w" "$oq"
+		profile_line new "$w" "$nq"
+	fi
 done
 echo "sessions pinned at the end: old $(pinned "$OLD_ADMIN"), new $(pinned "$NEW_ADMIN")"
