@@ -37,6 +37,9 @@ cleanup() {
 trap cleanup EXIT
 
 bash scripts/install-mariadb.sh
+if [[ -n ${PROFILE:-} ]] && ! command -v perf >/dev/null; then
+	die "PROFILE=1 needs perf (Debian: apt-get install linux-perf)"
+fi
 DB_PORT=$(free_port)
 OLD_PORT=$(free_port)
 NEW_PORT=$(free_port)
