@@ -67,6 +67,7 @@ const (
 	EnvStatements = "MYSQLMUX_PARITY_STATEMENTS" // the statement budget
 	EnvDuration   = "MYSQLMUX_PARITY_DURATION"   // the duration (a Go duration)
 	EnvInclude    = "MYSQLMUX_PARITY_INCLUDE"    // features to include, comma-separated
+	EnvCase       = "MYSQLMUX_PARITY_CASE"       // a case file for TestShrinkCase to minimise
 )
 
 // Report is what a run did and found.
@@ -227,6 +228,48 @@ func (r *runner) sampleQuarter() <-chan usage {
 	return ch
 }
 
+// ShrinkCase replays the case in file and minimises its first failure, for up to o.Shrink: for a
+// case the run's own shrinking left unminimised when its time ran out. It fails with the smallest
+// case it got to, or when the case shows no failure at all.
+func ShrinkCase(t *testing.T, o Options, file string) {
+	t.Helper()
+	mariadbtest.Need(t, o.Proxied)
+	mariadbtest.Need(t, o.Direct)
+	c := readCase(t, file)
+	e, err := newEnv(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.close()
+	failures, err := e.replay(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(failures) == 0 {
+		t.Fatalf("%s: the replay shows no failure", file)
+	}
+	f := failures[0]
+	f.Case = c
+	e.minimize(f, time.Now().Add(o.Shrink), t.Logf)
+	f.Case.Comments = c.Comments
+	t.Errorf("parity: %s\n%s\n%s case (reproduced: %v, minimal: %v):\n%s",
+		f.Key, f.Detail, map[bool]string{true: "minimal", false: "unminimised"}[f.Minimal], f.Reproduced, f.Minimal, f.Case)
+}
+
+// readCase reads and parses a case file.
+func readCase(t *testing.T, file string) *Case {
+	t.Helper()
+	text, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := ParseCase(string(text))
+	if err != nil {
+		t.Fatalf("%s: %v", file, err)
+	}
+	return c
+}
+
 // ReplayCases replays every case file (NAME.case) in dir, each as a subtest that fails on every
 // difference or foreign-state sighting the replay shows.
 func ReplayCases(t *testing.T, o Options, dir string) {
@@ -247,15 +290,7 @@ func ReplayCases(t *testing.T, o Options, dir string) {
 	defer e.close()
 	for _, f := range files {
 		t.Run(strings.TrimSuffix(filepath.Base(f), ".case"), func(t *testing.T) {
-			text, err := os.ReadFile(f)
-			if err != nil {
-				t.Fatal(err)
-			}
-			c, err := ParseCase(string(text))
-			if err != nil {
-				t.Fatalf("%s: %v", f, err)
-			}
-			failures, err := e.replay(c)
+			failures, err := e.replay(readCase(t, f))
 			if err != nil {
 				t.Fatal(err)
 			}
