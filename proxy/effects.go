@@ -132,6 +132,7 @@ type effects struct {
 	handlerClose []string
 	prepare      string   // PREPARE name
 	prepared     *effects // the effects of its text; nil when not known
+	execKW       keyword  // EXECUTE: the kind of statement it runs; 0 when not known
 	deallocate   string
 	xaEnd        bool
 	xaIdle       bool // XA END: the connection refuses prepares until the transaction ends
@@ -229,10 +230,20 @@ func (e *effects) writes() bool {
 // usesTables reports whether the statement may use a table, and so start a new diagnostics area
 // (MariaDB keeps the previous statement's warnings through statements that use none).
 func (e *effects) usesTables() bool {
-	if e.multi || e.has(featFrom) {
+	k := e.kind()
+	switch {
+	case e.multi:
 		return true
+	case k == kwPrepare:
+		// PREPARE opens the tables of its text (its own FROM is no table): one that uses none
+		// leaves the area as it was (checked on MariaDB 10.11).
+		return e.prepared == nil || e.prepared.usesTables()
+	case e.has(featFrom):
+		return true
+	case k == kwExecute:
+		k = e.execKW // as the statement it runs (features merged); not known: a table
 	}
-	switch e.kind() {
+	switch k {
 	case kwSelect, kwSet, kwDo, kwBegin, kwStart, kwCommit, kwRollback, kwSavepoint, kwRelease,
 		kwUse, kwValues, kwXA, kwUnlock, kwDeallocate, kwKill:
 		return false
@@ -550,6 +561,9 @@ func (e *effects) merge(o *effects) {
 		}
 	}
 	e.compound = e.compound || o.compound
+	if o.execKW != 0 {
+		e.execKW = o.execKW
+	}
 	e.callArgs = append(e.callArgs, o.callArgs...)
 	for k, v := range o.userVars {
 		if e.userVars == nil {

@@ -344,3 +344,33 @@ func TestEffectsTwoPreparesPinUntilReset(t *testing.T) {
 		t.Errorf("one PREPARE: pins %v, prepare %q", e.pins, e.prepare)
 	}
 }
+
+// TestUsesTablesPrepareExecute: PREPARE, EXECUTE and EXECUTE IMMEDIATE start a new diagnostics
+// area only when the text they prepare or run uses a table (MariaDB 10.11).
+func TestUsesTablesPrepareExecute(t *testing.T) {
+	var ps parsers
+	ctx := testCtx()
+	texts := map[string]*effects{}
+	ctx.prepared = func(name string) *effects { return texts[name] }
+	nt, wt := ps.effectsOf([]byte("SELECT HEX(@v)"), ctx), ps.effectsOf([]byte("SELECT v FROM t WHERE id = 1"), ctx)
+	texts["nt"], texts["wt"] = &nt, &wt
+	for q, want := range map[string]bool{
+		"PREPARE s FROM 'SELECT 7 INTO @pv'":             false,
+		"PREPARE s FROM 'SELECT v FROM t'":               true,
+		"PREPARE s FROM @q":                              true,
+		"EXECUTE nt":                                     false,
+		"EXECUTE wt":                                     true,
+		"EXECUTE unknown":                                true,
+		"EXECUTE IMMEDIATE 'SELECT 1'":                   false,
+		"EXECUTE IMMEDIATE 'EXECUTE IMMEDIATE ''DO 1'''": false,
+		"EXECUTE IMMEDIATE 'SELECT v FROM t'":            true,
+		"SET STATEMENT sql_mode = '' FOR EXECUTE nt":     false,
+		"SET STATEMENT sql_mode = '' FOR EXECUTE wt":     true,
+		"PREPARE s FROM 'SELECT 1'; SELECT 1":            true,
+		"DEALLOCATE PREPARE nt":                          false,
+	} {
+		if e := ps.effectsOf([]byte(q), ctx); e.usesTables() != want {
+			t.Errorf("%q: usesTables %v, want %v", q, !want, want)
+		}
+	}
+}

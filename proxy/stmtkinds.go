@@ -224,7 +224,9 @@ func (p *parsers) planExecute(e *effects, q []byte, ctx *analysisCtx, depth int)
 			e.pins |= PinUnknown
 			return
 		}
-		p.nested(e, []byte(text), ctx, depth)
+		if k := p.nested(e, []byte(text), ctx, depth); k != kwExecute {
+			e.execKW = k // an EXECUTE it runs brought its own (merged)
+		}
 		return
 	}
 	name, ok := identAt(&l)
@@ -237,6 +239,7 @@ func (p *parsers) planExecute(e *effects, q []byte, ctx *analysisCtx, depth int)
 		return
 	}
 	e.merge(inner)
+	e.execKW = inner.kind()
 }
 
 // planCall reads CALL [db.]name [(args)]: the routine, and the user variables passed as whole
