@@ -133,6 +133,7 @@ type effects struct {
 	prepare      string   // PREPARE name
 	prepared     *effects // the effects of its text; nil when not known
 	execKW       keyword  // EXECUTE: the kind of statement it runs; 0 when not known
+	noTables     bool     // a FLUSH that names no table
 	deallocate   string
 	xaEnd        bool
 	xaIdle       bool // XA END: the connection refuses prepares until the transaction ends
@@ -242,6 +243,8 @@ func (e *effects) usesTables() bool {
 		return true
 	case k == kwExecute:
 		k = e.execKW // as the statement it runs (features merged); not known: a table
+	case k == kwFlush:
+		return !e.noTables // FLUSH TABLES WITH READ LOCK, FLUSH STATUS: none
 	}
 	switch k {
 	case kwSelect, kwSet, kwDo, kwBegin, kwStart, kwCommit, kwRollback, kwSavepoint, kwRelease,
@@ -376,6 +379,7 @@ func (p *parsers) statement(e *effects, q []byte, sc *stmtScan, ctx *analysisCtx
 		e.explains = true
 		e.unlockTables = sc.secondIs(q, "TABLES", "TABLE")
 	case kwFlush:
+		e.noTables = !flushNamesTables(q, ctx)
 		if sc.has(featLock) || sc.has(featExport) {
 			e.pins |= PinLockTables // FLUSH TABLES WITH READ LOCK, FLUSH TABLES t FOR EXPORT
 			e.unlockTables = false

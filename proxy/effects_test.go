@@ -345,9 +345,10 @@ func TestEffectsTwoPreparesPinUntilReset(t *testing.T) {
 	}
 }
 
-// TestUsesTablesPrepareExecute: PREPARE, EXECUTE and EXECUTE IMMEDIATE start a new diagnostics
-// area only when the text they prepare or run uses a table (MariaDB 10.11).
-func TestUsesTablesPrepareExecute(t *testing.T) {
+// TestUsesTablesPrepareExecuteFlush: PREPARE, EXECUTE and EXECUTE IMMEDIATE start a new diagnostics
+// area only when the text they prepare or run uses a table, FLUSH only when it names tables
+// (MariaDB 10.11).
+func TestUsesTablesPrepareExecuteFlush(t *testing.T) {
 	var ps parsers
 	ctx := testCtx()
 	texts := map[string]*effects{}
@@ -368,6 +369,13 @@ func TestUsesTablesPrepareExecute(t *testing.T) {
 		"SET STATEMENT sql_mode = '' FOR EXECUTE wt":     true,
 		"PREPARE s FROM 'SELECT 1'; SELECT 1":            true,
 		"DEALLOCATE PREPARE nt":                          false,
+		"FLUSH TABLES WITH READ LOCK":                    false,
+		"FLUSH /*c*/ LOCAL TABLES WITH READ LOCK":        false,
+		"FLUSH STATUS":                                   false,
+		"FLUSH TABLES":                                   false,
+		"FLUSH TABLES t WITH READ LOCK":                  true,
+		"FLUSH TABLE `t` FOR EXPORT":                     true,
+		"FLUSH NO_WRITE_TO_BINLOG TABLES t, u":           true,
 	} {
 		if e := ps.effectsOf([]byte(q), ctx); e.usesTables() != want {
 			t.Errorf("%q: usesTables %v, want %v", q, !want, want)

@@ -199,6 +199,22 @@ func (p *parsers) planPrepare(e *effects, q []byte, ctx *analysisCtx, depth int)
 	e.prepared = inner
 }
 
+// flushNamesTables reports whether a FLUSH names tables (FLUSH TABLES t1, t2 [WITH READ LOCK |
+// FOR EXPORT]), which it opens; FLUSH TABLES WITH READ LOCK and the other flushes open none.
+func flushNamesTables(q []byte, ctx *analysisCtx) bool {
+	l := lexer{q: q, mode: ctx.mode}
+	l.next() // FLUSH
+	t := l.next()
+	if l.isAnyWord(t, "LOCAL", "NO_WRITE_TO_BINLOG") {
+		t = l.next()
+	}
+	if !l.isAnyWord(t, "TABLE", "TABLES") {
+		return false
+	}
+	t = l.next()
+	return t.kind == tokQuoted || t.kind == tokWord && !l.isAnyWord(t, "WITH", "FOR")
+}
+
 // planDeallocate reads DEALLOCATE PREPARE name.
 func planDeallocate(e *effects, q []byte, ctx *analysisCtx) {
 	l := lexer{q: q, mode: ctx.mode}
