@@ -74,6 +74,10 @@ type Conn struct {
 	InsertID        uint64
 	InsertIDUnknown bool
 
+	// closed: Close was called, perhaps from another goroutine while a session held the
+	// connection (a KILL of that session); the pool never lends it again.
+	closed atomic.Bool
+
 	// Stmts are the statements prepared on this connection (set up by the proxy).
 	Stmts *StmtCache
 
@@ -485,6 +489,13 @@ func Network(addr string) string {
 		return "unix"
 	}
 	return "tcp"
+}
+
+// Close closes the connection. It may be called from another goroutine than the one using it
+// (a KILL closes the connection its target holds): Release then drops it.
+func (c *Conn) Close() error {
+	c.closed.Store(true)
+	return c.Conn.Close()
 }
 
 // Quit sends COM_QUIT and closes the connection.

@@ -307,6 +307,12 @@ func fits(c *Conn, w Want) bool { return c.Key == w.Key && (w.DB != "" || c.DB =
 // Release gives back a healthy connection whose state the session knows. It goes to the oldest
 // waiter it can serve, or to the idle list.
 func (p *Pool) Release(c *Conn) {
+	if c.closed.Load() {
+		// Closed while lent (a KILL of the session that held it): a recently used
+		// connection is lent without a look at its socket, so it must not go back.
+		p.Discard(c)
+		return
+	}
 	c.lastUsed = time.Now()
 	p.mu.Lock()
 	p.inUse--

@@ -389,3 +389,22 @@ func TestPoolDoesNotLendPastIdleTimeout(t *testing.T) {
 	}
 	p.Release(c)
 }
+
+// TestPoolClosedWhileLentNotLent: a connection closed while lent (a KILL closes the one its
+// target session holds, from another goroutine) and then given back is dropped. A recently used
+// connection is lent without a look at its socket, so it would go to the next borrower closed.
+func TestPoolClosedWhileLentNotLent(t *testing.T) {
+	p, f := newTestPool(t, Settings{MaxConns: 1, AcquireTimeout: time.Second})
+	c := hold(t, p, app)
+	_ = c.Close()
+	p.Release(c)
+	dials := f.dials.Load()
+	next := hold(t, p, app)
+	if next == c || f.dials.Load() != dials+1 {
+		t.Fatal("a connection closed while lent was lent again")
+	}
+	if st := p.Stats(); st.Open != 1 || st.InUse != 1 {
+		t.Fatalf("stats after the drop: %+v", st)
+	}
+	p.Release(next)
+}
