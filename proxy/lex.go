@@ -31,6 +31,10 @@ type lexer struct {
 	q    []byte
 	pos  int
 	mode lexMode
+	// ahead is the token peek lexed after aheadFrom, aheadTo where it ends: the next call of
+	// next at aheadFrom takes it instead of lexing it again (aheadTo 0: none kept).
+	ahead              token
+	aheadFrom, aheadTo int
 }
 
 // lexMode is what of the session's sql_mode the lexer follows.
@@ -38,6 +42,10 @@ type lexMode struct{ noBackslash, ansiQuotes bool }
 
 // next returns the next token; kind tokEnd at the end of the input.
 func (l *lexer) next() token {
+	if l.aheadTo > 0 && l.pos == l.aheadFrom {
+		l.pos, l.aheadTo = l.aheadTo, 0
+		return l.ahead
+	}
 	q := l.q
 	for l.pos < len(q) {
 		c := q[l.pos]
@@ -168,8 +176,13 @@ func (l *lexer) isAnyWord(t token, ws ...string) bool {
 
 // peek returns the next token without moving on.
 func (l *lexer) peek() token {
+	if l.aheadTo > 0 && l.pos == l.aheadFrom {
+		return l.ahead
+	}
 	p := *l
-	return p.next()
+	t := p.next()
+	l.ahead, l.aheadFrom, l.aheadTo = t, l.pos, p.pos
+	return t
 }
 
 // peek2 returns the token after the next one without moving on.
