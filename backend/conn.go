@@ -3,7 +3,6 @@
 package backend
 
 import (
-	"bytes"
 	"cmp"
 	"context"
 	"crypto/tls"
@@ -430,6 +429,10 @@ func (c *Conn) ReadRows(fn func(cols []wire.Column, row []*string) error) (wire.
 		return 0, fmt.Errorf("%w: no result set", wire.ErrMalformed)
 	}
 	var cols []wire.Column
+	names := make([]byte, 0, 128)
+	if n, _, err := wire.ReadLenenc(p); err == nil && n > 0 && n <= 4096 {
+		cols = make([]wire.Column, 0, n)
+	}
 	var fnErr error
 	for eofs := 0; ; {
 		p, err := c.ReadPacket(wire.MaxPayload)
@@ -450,7 +453,11 @@ func (c *Conn) ReadRows(fn func(cols []wire.Column, row []*string) error) (wire.
 			if err != nil {
 				return 0, err
 			}
-			col.Name = bytes.Clone(col.Name)
+			// The names share one buffer: a full one is left to the names in it, never
+			// written again, and append moves on to a new one.
+			start := len(names)
+			names = append(names, col.Name...)
+			col.Name = names[start:len(names):len(names)]
 			cols = append(cols, col)
 		case fnErr == nil:
 			row, err := textRow(p)
@@ -463,23 +470,45 @@ func (c *Conn) ReadRows(fn func(cols []wire.Column, row []*string) error) (wire.
 }
 
 // textRow decodes a text-protocol row.
+// One pass counts the values and their bytes, so that the row takes three allocations
+// whatever its width (the proxy reads one back with every COMMIT that leaves values unsure).
 func textRow(p []byte) ([]*string, error) {
-	var row []*string
-	for len(p) > 0 {
-		if p[0] == 0xfb {
-			row = append(row, nil)
-			p = p[1:]
+	fields, size := 0, 0
+	for rest := p; len(rest) > 0; fields++ {
+		if rest[0] == 0xfb {
+			rest = rest[1:]
 			continue
 		}
-		v, n, err := wire.ReadLenencString(p)
+		v, n, err := wire.ReadLenencString(rest)
 		if err != nil {
 			return nil, err
 		}
-		s := string(v)
-		row = append(row, &s)
+		size += len(v)
+		rest = rest[n:]
+	}
+	var b strings.Builder
+	b.Grow(size)
+	forValues(p, func(_ int, v []byte) { b.Write(v) })
+	all, off := b.String(), 0
+	row, vals := make([]*string, fields), make([]string, fields)
+	forValues(p, func(i int, v []byte) {
+		vals[i], off = all[off:off+len(v)], off+len(v)
+		row[i] = &vals[i]
+	})
+	return row, nil
+}
+
+// forValues calls fn with each non-NULL value of a text row that textRow checked, and its index.
+func forValues(p []byte, fn func(i int, v []byte)) {
+	for i := 0; len(p) > 0; i++ {
+		if p[0] == 0xfb {
+			p = p[1:]
+			continue
+		}
+		v, n, _ := wire.ReadLenencString(p)
+		fn(i, v)
 		p = p[n:]
 	}
-	return row, nil
 }
 
 // Network is how a backend address is dialled: an absolute path names a Unix socket (a server

@@ -96,36 +96,55 @@ type gatherPlan struct {
 
 // queueGather queues gather's queries on the held connection, unflushed.
 func (s *Session) queueGather() (gatherPlan, error) {
-	be := s.be
-	var q strings.Builder
-	q.WriteString("SELECT LAST_INSERT_ID(), FOUND_ROWS(), ROW_COUNT(), @@warning_count, @@error_count")
 	vars := s.pendingVars
-	for _, v := range vars {
-		n := "@`" + strings.ReplaceAll(v, "`", "``") + "`"
-		q.WriteString(", " + n + ", HEX(" + n + "), CHARSET(" + n + "), COLLATION(" + n + ")")
+	values := gatherValuesCmd
+	if len(vars) > 0 {
+		values = append([]byte{byte(wire.ComQuery)}, gatherValuesSQL...)
+		for _, v := range vars {
+			n := "@`" + strings.ReplaceAll(v, "`", "``") + "`"
+			values = append(values, ", "+n+", HEX("+n+"), CHARSET("+n+"), COLLATION("+n+")"...)
+		}
+		values = append(values, gatherLimit...)
 	}
-	q.WriteString(" LIMIT 1") // the session's sql_select_limit (0 included) must not cut it
-	cmds := [][]byte{append([]byte{byte(wire.ComQuery)}, q.String()...)}
+	cmds := [3][]byte{values}
+	n := 1
 	diag := s.diagDirty
 	if diag {
-		cmds = append(cmds, append([]byte{byte(wire.ComQuery)}, "SHOW WARNINGS"...))
+		cmds[n], n = showWarningsCmd, n+1
 	}
 	// Which of the variables exist: one only read (an IN argument, a branch not taken) does
 	// not, and must not be created elsewhere by a replay. This uses a table, so it also
 	// empties the diagnostics area.
 	switch {
 	case len(vars) > 0:
-		cmds = append(cmds, append([]byte{byte(wire.ComQuery)}, existingVarsSQL...))
+		cmds[n], n = existingVarsCmd, n+1
 	case diag:
-		cmds = append(cmds, append([]byte{byte(wire.ComQuery)}, clearDiagSQL...))
+		cmds[n], n = clearDiagCmd, n+1
 	}
-	for _, c := range cmds {
-		if err := be.Command(c); err != nil {
+	for _, c := range cmds[:n] {
+		if err := s.be.Command(c); err != nil {
 			return gatherPlan{}, err
 		}
 	}
 	return gatherPlan{vars: vars, diag: diag}, nil
 }
+
+// gather's queries: the values, then (with user variables) each one's value, HEX, CHARSET and
+// COLLATION, then the LIMIT, as COM_QUERY payloads.
+const (
+	gatherValuesSQL = "SELECT LAST_INSERT_ID(), FOUND_ROWS(), ROW_COUNT(), @@warning_count, @@error_count"
+	gatherLimit     = " LIMIT 1" // the session's sql_select_limit (0 included) must not cut it
+)
+
+var (
+	gatherValuesCmd = comQuery(gatherValuesSQL + gatherLimit)
+	showWarningsCmd = comQuery("SHOW WARNINGS")
+	existingVarsCmd = comQuery(existingVarsSQL)
+	clearDiagCmd    = comQuery(clearDiagSQL)
+)
+
+// comQuery is the COM_QUERY payload of q.
+func comQuery(q string) []byte { return append([]byte{byte(wire.ComQuery)}, q...) }
 
 // readGather reads the answers to the queries g queued and records what they say.
 func (s *Session) readGather(g gatherPlan) error {
@@ -145,8 +164,9 @@ func (s *Session) readGather(g gatherPlan) error {
 			return err
 		}
 	}
-	exists := make(map[string]bool, len(vars))
+	var exists, set = map[string]bool(nil), map[string]string(nil) // with vars only
 	if len(vars) > 0 {
+		exists, set = make(map[string]bool, len(vars)), make(map[string]string, len(vars))
 		if _, err := be.ReadRows(func(_ []wire.Column, r []*string) error {
 			if len(r) == 1 && r[0] != nil {
 				exists[strings.ToLower(*r[0])] = true
@@ -191,7 +211,6 @@ func (s *Session) readGather(g gatherPlan) error {
 			s.warnings = kept
 		}
 	}
-	set := make(map[string]string, len(vars))
 	for i, name := range vars {
 		if !exists[name] {
 			continue
