@@ -6,7 +6,9 @@
 # SHOW STATS), the sessions pinned at the end, and CPU per query of each proxy (mysqlmux-bench
 # -compare -target-pid; ratios new / old, of the totals and paired round by round). WORKLOADS
 # picks some; BASE=HEAD is a check of the method (both proxies alike: ratios near 1); PROFILE=1
-# adds each proxy's CPU per query from perf samples (see profile_start). Everything it starts is stopped by
+# adds each proxy's CPU per query from perf samples (see profile_start), and PROFILE_TOP=N the N
+# functions whose time per query grew most from old to new. NEW_DIGESTS=false runs the new proxy
+# without SHOW DIGESTS (issue 9, on by default), which the old one does not have. Everything it starts is stopped by
 # PID at the end.
 set -euo pipefail
 
@@ -69,6 +71,7 @@ password = "secret"
 listen = "127.0.0.1:$admin"
 user = "admin"
 password = "admin"
+$([[ $v == new && -n ${NEW_DIGESTS:-} ]] && echo "digests = $NEW_DIGESTS")
 TOML
 	"$RUN_DIR/mysqlmux-$v" -config "$RUN_DIR/$v.toml" -log-level warn </dev/null &
 	if [[ $v == old ]]; then old_pid=$!; else new_pid=$!; fi
@@ -108,6 +111,17 @@ profile_line() { # profile_line old|new WORKLOAD QUERIES: µs per query at 997 s
 			{ r += n }
 			END { f = 1e6 / 997 / q; printf "    perf %s: %.2f µs/query: kernel %.2f, mysqlmux code %.2f, runtime and libraries %.2f\n", v, t * f, k * f, m * f, r * f }'
 }
+profile_top() { # profile_top WORKLOAD OLD_QUERIES NEW_QUERIES: the PROFILE_TOP functions whose µs per query grew most
+	local v q
+	for v in old new; do
+		q=$([[ $v == old ]] && echo "$2" || echo "$3")
+		perf report -i "$RUN_DIR/$1.$v.perf" --sort sym -g none -n --stdio 2>/dev/null | grep -E '^ +[0-9]' |
+			awk -v v="$v" -v q="$q" '{ n = $2; $1 = $2 = $3 = ""; sub(/^ +/, ""); printf "%s\t%s\t%.4f\n", v, $0, n * 1e6 / 997 / q }'
+	done | awk -F'\t' '{ us[$2, $1] = $3; names[$2] = 1 }
+		END { for (n in names) printf "%.3f\t%.3f\t%.3f\t%s\n", us[n, "new"] - us[n, "old"], us[n, "old"], us[n, "new"], n }' |
+		sort -t$'\t' -k1,1 -g -r | awk -v n="$PROFILE_TOP" 'NR <= n' |
+		awk -F'\t' 'BEGIN { printf "    %8s %8s %8s  %s\n", "Δ µs/q", "old", "new", "function" } { printf "    %+8.3f %8.3f %8.3f  %s\n", $1, $2, $3, $4 }'
+}
 bench() { "$RUN_DIR/mysqlmux-bench" -user app -password secret -db test -progress 0 "$@"; }
 
 bench -addr "127.0.0.1:$DB_PORT" -workload point-select -prepare >/dev/null
@@ -129,6 +143,7 @@ for w in ${WORKLOADS:-point-select read-only read-write orm-mix prepared large-r
 	if [[ -n ${PROFILE:-} ]]; then
 		profile_line old "$w" "$oq"
 		profile_line new "$w" "$nq"
+		[[ -n ${PROFILE_TOP:-} ]] && profile_top "$w" "$oq" "$nq"
 	fi
 done
 echo "sessions pinned at the end: old $(pinned "$OLD_ADMIN"), new $(pinned "$NEW_ADMIN")"
