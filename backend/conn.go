@@ -469,9 +469,9 @@ func (c *Conn) ReadRows(fn func(cols []wire.Column, row []*string) error) (wire.
 	}
 }
 
-// textRow decodes a text-protocol row.
-// One pass counts the values and their bytes, so that the row takes three allocations
-// whatever its width (the proxy reads one back with every COMMIT that leaves values unsure).
+// textRow decodes a text-protocol row. A first pass checks it and counts its values and their
+// bytes, so that the row takes three allocations whatever its width (the proxy reads one back
+// with every COMMIT that leaves values unsure).
 func textRow(p []byte) ([]*string, error) {
 	fields, size := 0, 0
 	for rest := p; len(rest) > 0; fields++ {
@@ -486,29 +486,23 @@ func textRow(p []byte) ([]*string, error) {
 		size += len(v)
 		rest = rest[n:]
 	}
+	// The values share one string: a Builder never changes the bytes it has written.
 	var b strings.Builder
 	b.Grow(size)
-	forValues(p, func(_ int, v []byte) { b.Write(v) })
-	all, off := b.String(), 0
 	row, vals := make([]*string, fields), make([]string, fields)
-	forValues(p, func(i int, v []byte) {
-		vals[i], off = all[off:off+len(v)], off+len(v)
-		row[i] = &vals[i]
-	})
-	return row, nil
-}
-
-// forValues calls fn with each non-NULL value of a text row that textRow checked, and its index.
-func forValues(p []byte, fn func(i int, v []byte)) {
 	for i := 0; len(p) > 0; i++ {
 		if p[0] == 0xfb {
 			p = p[1:]
 			continue
 		}
 		v, n, _ := wire.ReadLenencString(p)
-		fn(i, v)
+		start := b.Len()
+		b.Write(v)
+		vals[i] = b.String()[start:]
+		row[i] = &vals[i]
 		p = p[n:]
 	}
+	return row, nil
 }
 
 // Network is how a backend address is dialled: an absolute path names a Unix socket (a server

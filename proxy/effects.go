@@ -132,7 +132,7 @@ type effects struct {
 	handlerClose []string
 	prepare      string   // PREPARE name
 	prepared     *effects // the effects of its text; nil when not known
-	execKW       keyword  // EXECUTE: the kind of statement it runs; 0 when not known
+	runs         *effects // EXECUTE: the effects of the statement it runs; nil when not known
 	noTables     bool     // a FLUSH that names no table
 	deallocate   string
 	xaEnd        bool
@@ -236,13 +236,13 @@ func (e *effects) usesTables() bool {
 	case e.multi:
 		return true
 	case k == kwPrepare:
-		// PREPARE opens the tables of its text (its own FROM is no table): one that uses none
-		// leaves the area as it was (checked on MariaDB 10.11).
+		// PREPARE and EXECUTE open the tables of the text they prepare or run (PREPARE's own
+		// FROM is no table): one that uses none leaves the area as it was (MariaDB 10.11).
 		return e.prepared == nil || e.prepared.usesTables()
+	case k == kwExecute:
+		return e.runs == nil || e.runs.usesTables()
 	case e.has(featFrom):
 		return true
-	case k == kwExecute:
-		k = e.execKW // as the statement it runs (features merged); not known: a table
 	case k == kwFlush:
 		return !e.noTables // FLUSH TABLES WITH READ LOCK, FLUSH STATUS: none
 	}
@@ -357,7 +357,10 @@ func (p *parsers) statement(e *effects, q []byte, sc *stmtScan, ctx *analysisCtx
 			// SET STATEMENT var = value FOR stmt: the variables last one statement (session
 			// tracking reports their passing values, which are not the session's).
 			e.stmtVars = append(e.stmtVars, vars...)
-			e.forKW = p.nested(e, inner, ctx, depth)
+			e.forKW = kwOther
+			if in := p.nested(e, inner, ctx, depth); in != nil {
+				e.forKW = in.kind()
+			}
 			return
 		}
 		p.planSet(e, q, ctx)
@@ -516,16 +519,16 @@ func (p *parsers) applyFeatures(e *effects, sc *stmtScan) {
 }
 
 // nested adds the effects of a statement text run by another (EXECUTE IMMEDIATE, SET
-// STATEMENT ... FOR): beyond maxNesting it is unknown.
-func (p *parsers) nested(e *effects, q []byte, ctx *analysisCtx, depth int) keyword {
+// STATEMENT ... FOR) and returns them: beyond maxNesting it is unknown (nil).
+func (p *parsers) nested(e *effects, q []byte, ctx *analysisCtx, depth int) *effects {
 	if depth+1 > maxNesting {
 		e.pins |= PinUnknown
-		return kwOther
+		return nil
 	}
-	var inner effects
-	p.analyzeInto(&inner, q, ctx, depth+1)
-	e.merge(&inner)
-	return inner.kind()
+	inner := &effects{}
+	p.analyzeInto(inner, q, ctx, depth+1)
+	e.merge(inner)
+	return inner
 }
 
 // kind is the kind of statement that runs: the one SET STATEMENT ... FOR wraps, else kw.
@@ -565,8 +568,8 @@ func (e *effects) merge(o *effects) {
 		}
 	}
 	e.compound = e.compound || o.compound
-	if o.execKW != 0 {
-		e.execKW = o.execKW
+	if o.runs != nil {
+		e.runs = o.runs
 	}
 	e.callArgs = append(e.callArgs, o.callArgs...)
 	for k, v := range o.userVars {

@@ -164,7 +164,8 @@ func (s *Session) readGather(g gatherPlan) error {
 			return err
 		}
 	}
-	var exists, set = map[string]bool(nil), map[string]string(nil) // with vars only
+	var exists map[string]bool // with vars only
+	var set map[string]string
 	if len(vars) > 0 {
 		exists, set = make(map[string]bool, len(vars)), make(map[string]string, len(vars))
 		if _, err := be.ReadRows(func(_ []wire.Column, r []*string) error {

@@ -240,9 +240,7 @@ func (p *parsers) planExecute(e *effects, q []byte, ctx *analysisCtx, depth int)
 			e.pins |= PinUnknown
 			return
 		}
-		if k := p.nested(e, []byte(text), ctx, depth); k != kwExecute {
-			e.execKW = k // an EXECUTE it runs brought its own (merged)
-		}
+		e.runs = p.nested(e, []byte(text), ctx, depth)
 		return
 	}
 	name, ok := identAt(&l)
@@ -255,7 +253,7 @@ func (p *parsers) planExecute(e *effects, q []byte, ctx *analysisCtx, depth int)
 		return
 	}
 	e.merge(inner)
-	e.execKW = inner.kind()
+	e.runs = inner
 }
 
 // planCall reads CALL [db.]name [(args)]: the routine, and the user variables passed as whole

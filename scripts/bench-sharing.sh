@@ -8,8 +8,8 @@
 # picks some; BASE=HEAD is a check of the method (both proxies alike: ratios near 1); PROFILE=1
 # adds each proxy's CPU per query from perf samples (see profile_start), and PROFILE_TOP=N the N
 # functions whose time per query grew most from old to new. NEW_DIGESTS=false runs the new proxy
-# without SHOW DIGESTS (issue 9, on by default), which the old one does not have. Everything it starts is stopped by
-# PID at the end.
+# without SHOW DIGESTS (issue 9, on by default), which the old one does not have. Everything it
+# starts is stopped by PID at the end.
 set -euo pipefail
 
 cd "$(dirname "$0")/.."

@@ -104,11 +104,9 @@ func (o *Options) defaults(tb testing.TB) error {
 		}
 		o.Statements = n
 	}
-	if v := os.Getenv(EnvDuration); v != "" {
-		d, err := time.ParseDuration(v)
-		if err != nil {
-			return fmt.Errorf("%s: %w", EnvDuration, err)
-		}
+	if d, err := envDuration(); err != nil {
+		return err
+	} else if d > 0 {
 		o.Duration = d
 	}
 	if v := os.Getenv(EnvInclude); v != "" {
@@ -195,8 +193,7 @@ func Run(tb testing.TB, o Options) Report {
 			e.minimize(f, time.Now().Add(o.Shrink), o.Logf)
 		}
 		f.Case.Comments = append(f.Case.Comments, caseComment(f, rep)...)
-		tb.Errorf("parity: %s\n%s\n%s case (reproduced: %v, minimal: %v), save as testdata/cases/NAME.case:\n%s",
-			f.Key, f.Detail, map[bool]string{true: "minimal", false: "unminimised"}[f.Minimal], f.Reproduced, f.Minimal, f.Case)
+		tb.Errorf("%s, save as testdata/cases/NAME.case:\n%s", f.report(), f.Case)
 	}
 	for _, l := range rep.Leaks {
 		tb.Errorf("parity: leak after the run: %s", l)
@@ -252,8 +249,26 @@ func ShrinkCase(t *testing.T, o Options, file string) {
 	f.Case = c
 	e.minimize(f, time.Now().Add(o.Shrink), t.Logf)
 	f.Case.Comments = c.Comments
-	t.Errorf("parity: %s\n%s\n%s case (reproduced: %v, minimal: %v):\n%s",
-		f.Key, f.Detail, map[bool]string{true: "minimal", false: "unminimised"}[f.Minimal], f.Reproduced, f.Minimal, f.Case)
+	t.Errorf("%s:\n%s", f.report(), f.Case)
+}
+
+// report introduces a failure's case: what differed, and how far the case was shrunk.
+func (f *Failure) report() string {
+	return fmt.Sprintf("parity: %s\n%s\n%s case (reproduced: %v, minimal: %v)",
+		f.Key, f.Detail, map[bool]string{true: "minimal", false: "unminimised"}[f.Minimal], f.Reproduced, f.Minimal)
+}
+
+// envDuration is MYSQLMUX_PARITY_DURATION, 0 when unset.
+func envDuration() (time.Duration, error) {
+	v := os.Getenv(EnvDuration)
+	if v == "" {
+		return 0, nil
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil {
+		return 0, fmt.Errorf("%s: %w", EnvDuration, err)
+	}
+	return d, nil
 }
 
 // readCase reads and parses a case file.

@@ -21,13 +21,12 @@ func TestShrinkCase(t *testing.T) {
 	if file == "" {
 		t.Skip(EnvCase + " names no case to minimise")
 	}
-	shrink := 10 * time.Minute
-	if v := os.Getenv(EnvDuration); v != "" {
-		d, err := time.ParseDuration(v)
-		if err != nil {
-			t.Fatalf("%s: %v", EnvDuration, err)
-		}
-		shrink = d
+	shrink, err := envDuration()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if shrink == 0 {
+		shrink = 10 * time.Minute
 	}
 	ShrinkCase(t, Options{Proxied: proxied, Direct: direct, Shrink: shrink}, file)
 }
